@@ -1,0 +1,2 @@
+include:
+  - soc.config

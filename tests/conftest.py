@@ -1,0 +1,187 @@
+"""Shared test set-up.
+
+* ``Sandbox``: a masterless minion configuration in a temporary directory
+  (its own pillar root before the shipped one, every rendered file under its
+  own root) driven with the real ``salt-call --local``.
+* salt-factories and pytest temp files live under ``<repo>/.tmp`` (ignored by
+  git), never in the repo proper.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+# Import salt.config before anything touches logging, or every run ends in
+# "Logging error ... I/O operation on closed file" (STYLE.md).
+import salt.config  # noqa: F401  pylint: disable=unused-import
+import pytest
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+TMP = REPO / ".tmp"
+BIN = pathlib.Path(sys.executable).parent
+SALT_CALL = str(BIN / "salt-call") if (BIN / "salt-call").exists() else shutil.which("salt-call")
+SO_TELEMETRY = str(BIN / "so-telemetry") if (BIN / "so-telemetry").exists() else shutil.which("so-telemetry")
+
+# The pillar top the sandboxes use: the shipped one plus `tests` last, so a
+# test can set any key (the shipped top is shadowed: first pillar root wins).
+_SHIPPED_TOP = yaml.safe_load((REPO / "pillar" / "top.sls").read_text())
+
+
+def pytest_configure(config):
+    if not config.option.basetemp:
+        TMP.mkdir(exist_ok=True)
+        config.option.basetemp = str(TMP / "pytest")
+
+
+@pytest.fixture(scope="session")
+def salt_factories_config():
+    """salt-factories' root_dir under the repo's ignored .tmp/."""
+    root = TMP / "salt-factories"
+    root.mkdir(parents=True, exist_ok=True)
+    return {"root_dir": str(root)}
+
+
+class SaltCallError(AssertionError):
+    pass
+
+
+class Sandbox:
+    """One masterless minion: config dir, local pillar root, render root."""
+
+    def __init__(self, base, grains=None, pillar=None, minion_id="so-test"):
+        self.base = pathlib.Path(base)
+        self.config_dir = self.base / "etc" / "salt"
+        self.pillar_dir = self.base / "local" / "pillar"
+        self.root = self.base / "root"
+        for path in (self.config_dir / "minion.d", self.pillar_dir, self.root):
+            path.mkdir(parents=True, exist_ok=True)
+        self.minion_id = minion_id
+        self.grains = {"role": "so-manager", "os": "OEL", "osmajorrelease": 9, "cpuarch": "x86_64"}
+        self.grains.update(grains or {})
+        self.write_config()
+        top = {"base": {"*": list(_SHIPPED_TOP["base"]["*"]) + ["tests"]}}
+        (self.pillar_dir / "top.sls").write_text(yaml.safe_dump(top))
+        self.set_pillar(pillar or {})
+
+    def write_config(self, **extra):
+        conf = {
+            "id": self.minion_id,
+            "file_client": "local",
+            "root_dir": str(self.base),
+            "user": "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody"),
+            "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
+            "pillar_roots": {"base": [str(self.pillar_dir), str(REPO / "pillar")]},
+            "so_telemetry_root": str(self.root),
+            "grains": self.grains,
+            "log_level_logfile": "warning",
+            # grains we set are the only ones the engine may see as identity
+            "enable_fqdns_grains": False,
+        }
+        conf.update(extra)
+        (self.config_dir / "minion").write_text(yaml.safe_dump(conf))
+
+    def set_grains(self, **grains):
+        self.grains.update(grains)
+        for key, val in list(self.grains.items()):
+            if val is None:
+                del self.grains[key]
+        self.write_config()
+
+    def set_pillar(self, data):
+        """Replace the test pillar (pillar SLS `tests`, applied last)."""
+        (self.pillar_dir / "tests.sls").write_text(yaml.safe_dump(data) if data else "{}\n")
+
+    def path(self, abspath):
+        return self.root / abspath.lstrip("/")
+
+    def salt_call(self, *args, check=True, out="json"):
+        cmd = [SALT_CALL, "--config-dir", str(self.config_dir), "--local", f"--out={out}", "--log-level=error", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=300)
+        if out != "json":
+            return proc
+        try:
+            data = json.loads(proc.stdout)["local"]
+        except (ValueError, KeyError):
+            raise SaltCallError(f"{' '.join(args)} -> rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}") from None
+        if check and proc.returncode != 0:
+            raise SaltCallError(f"{' '.join(args)} -> rc {proc.returncode}\n{json.dumps(data, indent=1)}\n{proc.stderr}")
+        return data
+
+    def cli(self, *args, input=None, check=False, env=None):
+        """Run the installed so-telemetry console script against this sandbox."""
+        full_env = dict(os.environ)
+        full_env.update(
+            SO_TELEMETRY_CONFIG_DIR=str(self.config_dir),
+            SO_TELEMETRY_LOCAL="1",
+            SO_TELEMETRY_PILLAR_DIR=str(self.pillar_dir),
+        )
+        full_env.update(env or {})
+        proc = subprocess.run(
+            [SO_TELEMETRY, *args], input=input, capture_output=True, text=True, env=full_env,
+            stdin=None if input is not None else subprocess.DEVNULL, check=False, timeout=300,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"so-telemetry {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def schedule_conf(self):
+        path = self.config_dir / "minion.d" / "_schedule.conf"
+        if not path.exists():
+            return {}
+        return (yaml.safe_load(path.read_text()) or {}).get("schedule") or {}
+
+    def files(self):
+        """{absolute path as on a node: bytes} of every rendered file."""
+        return {
+            "/" + str(p.relative_to(self.root)): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file()
+        }
+
+    def snapshot(self):
+        """{path: (bytes, mode, mtime_ns)} of rendered files and schedules."""
+        snap = {}
+        paths = [p for p in self.root.rglob("*") if p.is_file()]
+        sched = self.config_dir / "minion.d" / "_schedule.conf"
+        if sched.exists():
+            paths.append(sched)
+        for p in sorted(paths):
+            st = p.stat()
+            snap[str(p)] = (p.read_bytes(), st.st_mode & 0o7777, st.st_mtime_ns)
+        return snap
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A fresh masterless manager (role so-manager, Oracle Linux 9, x86_64)."""
+    return Sandbox(tmp_path / "sandbox")
+
+
+@pytest.fixture
+def make_sandbox(tmp_path):
+    count = [0]
+
+    def make(**kwargs):
+        count[0] += 1
+        return Sandbox(tmp_path / f"sandbox{count[0]}", **kwargs)
+
+    return make
+
+
+def state_results(ret):
+    """{state id: result dict} from a state.* return."""
+    assert isinstance(ret, dict), f"state run did not return states: {ret!r}"
+    out = {}
+    for key, val in ret.items():
+        sid = key.split("_|-")[1]
+        out[sid] = val
+    return out
+
+
+def dedent(text):
+    return textwrap.dedent(text).lstrip()
