@@ -1,0 +1,117 @@
+"""SOC files through the real salt-call: on / off / airgapped x test mode."""
+
+import json
+
+import pytest
+
+from tests.conftest import state_results
+
+ANALYTICS = "/opt/so/conf/soc/analytics.js"
+SOC_JSON = "/opt/so/conf/soc/soc.json"
+SID = "so-telemetry-soc-config-telemetry-soc_config"
+RELOAD = "so-telemetry-soc-config-cmd-run-reload"
+
+CASES = {
+    "on": ({}, {}, True),
+    "off": ({}, {"soc": {"telemetryEnabled": False}}, False),
+    "airgap-grain": ({"airgap": True}, {}, False),
+    "airgap-pillar": ({}, {"global": {"airgap": True}}, False),
+    "airgap-malformed-grain": ({"airgap": "maybe"}, {}, False),
+}
+
+
+@pytest.fixture
+def soc_sandbox(make_sandbox, tmp_path):
+    def make(grains, pillar):
+        box = make_sandbox(grains=grains)
+        marker = tmp_path / "reloads.log"
+        pil = {"soc": {"reload_cmd": f"sh -c 'echo reload >> {marker}'"}}
+        for key, val in pillar.items():
+            pil.setdefault(key, {}).update(val)
+        box.set_pillar(pil)
+        box.marker = marker
+        return box
+
+    return make
+
+
+def reloads(box):
+    return box.marker.read_text().count("reload") if box.marker.exists() else 0
+
+
+@pytest.mark.parametrize("test_mode", [True, False], ids=["test", "real"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_soc_files(soc_sandbox, case, test_mode):
+    grains, pillar, enabled = CASES[case]
+    box = soc_sandbox(grains, pillar)
+    predicted = state_results(box.salt_call("state.apply", "soc", "test=True"))
+    assert predicted[SID]["result"] is None
+    assert set(predicted[SID]["changes"]) == {str(box.path(ANALYTICS)), str(box.path(SOC_JSON))}
+    assert box.files() == {}, "test=True wrote files"
+    assert reloads(box) == 0
+    if test_mode:
+        return
+
+    ret = state_results(box.salt_call("state.apply", "soc"))
+    assert ret[SID]["result"] is True
+    assert ret[SID]["changes"] == predicted[SID]["changes"], "test=True did not predict the real run"
+    files = box.files()
+    script = files[ANALYTICS].decode()
+    if enabled:
+        assert "https://www.googletagmanager.com/gtm.js" in script
+        assert '"GTM-SOC2024"' in script
+    else:
+        assert script == "", "the browser must load nothing"
+        assert "googletagmanager" not in files[SOC_JSON].decode()
+    soc = json.loads(files[SOC_JSON])
+    assert soc["server"]["client"]["telemetryEnabled"] is enabled
+    assert soc["server"]["client"]["docsUrl"] == "/docs/"
+    for path in (ANALYTICS, SOC_JSON):
+        assert box.path(path).stat().st_mode & 0o777 == 0o600
+    assert reloads(box) == 1, "SOC reload must fire once when a SOC file changed"
+
+    before = box.snapshot()
+    again = state_results(box.salt_call("state.apply", "soc"))
+    assert again[SID]["changes"] == {}
+    assert again[SID]["result"] is True
+    assert box.snapshot() == before, "second run rewrote a file (content, mode or mtime)"
+    assert reloads(box) == 1, "SOC reload fired with nothing changed"
+
+
+def test_toggle_reports_old_and_new(soc_sandbox):
+    box = soc_sandbox({}, {})
+    box.salt_call("state.apply", "soc")
+    old_script = box.path(ANALYTICS).read_text()
+    box.set_pillar({"soc": {"telemetryEnabled": False, "reload_cmd": f"sh -c 'echo reload >> {box.marker}'"}})
+    ret = state_results(box.salt_call("state.apply", "soc"))
+    change = ret[SID]["changes"][str(box.path(ANALYTICS))]
+    assert change == {"old": old_script, "new": ""}
+    assert reloads(box) == 2
+
+
+def test_pillar_config_merges_but_cannot_force_telemetry(soc_sandbox):
+    box = soc_sandbox(
+        {"airgap": True},
+        {"soc": {"config": {"server": {"developerEnabled": True, "client": {"telemetryEnabled": True}}}}},
+    )
+    box.salt_call("state.apply", "soc")
+    soc = json.loads(box.path(SOC_JSON).read_text())
+    assert soc["server"]["developerEnabled"] is True
+    assert soc["server"]["client"]["docsUrl"] == "/docs/", "defaults lost in the merge"
+    assert soc["server"]["client"]["telemetryEnabled"] is False
+    assert box.path(ANALYTICS).read_bytes() == b""
+
+
+@pytest.mark.parametrize("bad", ["maybe", 2, ["yes"]], ids=["maybe", "int", "list"])
+def test_bad_value_fails_naming_key_and_changes_nothing(soc_sandbox, bad):
+    box = soc_sandbox({}, {})
+    box.salt_call("state.apply", "soc")
+    before = box.snapshot()
+    box.set_pillar({"soc": {"telemetryEnabled": bad}})
+    ret = state_results(box.salt_call("state.apply", "soc", check=False))
+    assert ret[SID]["result"] is False
+    assert "soc:telemetryEnabled" in ret[SID]["comment"]
+    assert repr(bad) in ret[SID]["comment"]
+    assert ret[SID]["changes"] == {}
+    assert box.snapshot() == before, "a refused state touched files"
+    assert ret[RELOAD]["result"] is False or ret[RELOAD]["changes"] == {}
