@@ -18,5 +18,9 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1
+log=$(mktemp)
+if ! .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]' >"$log" 2>&1; then
+  cat "$log"; rm -f "$log"; echo "bootstrap: pip install failed" >&2; exit 1
+fi
+rm -f "$log"

@@ -29,10 +29,11 @@ grains:
 log_level_logfile: warning
 CONF
 export SO_TELEMETRY_CONFIG_DIR=$SANDBOX/etc/salt SO_TELEMETRY_LOCAL=1 SO_TELEMETRY_PILLAR_DIR=$SANDBOX/local/pillar
+export PYTHONWARNINGS=ignore::DeprecationWarning
 CALL=(.venv/bin/salt-call --config-dir "$SANDBOX/etc/salt" --local)
 
 echo "== masterless highstate into $SANDBOX/root"
-"${CALL[@]}" saltutil.sync_all --out=quiet
+"${CALL[@]}" saltutil.sync_all >/dev/null
 "${CALL[@]}" state.highstate --state-output=terse --state-verbose=True
 echo
 echo "== second highstate (must change nothing)"
