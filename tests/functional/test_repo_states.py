@@ -177,3 +177,15 @@ def test_resync_interval_from_pillar(sandbox):
     hs = ret["so-telemetry-resync-telemetry-highstate_schedule"]
     assert hs["result"] is False and "resync:highstate:minutes" in hs["comment"]
     assert sched(sandbox)["highstate"]["minutes"] == 5
+
+
+@pytest.mark.parametrize("grains,pillar,why", [
+    ({}, {"patch": {"os": {"enabled": False}}}, "pillar patch:os:enabled is false"),
+    ({"airgap": True}, {}, "airgapped (grain airgap is true)"),
+], ids=["disabled", "airgapped"])
+def test_patch_run_does_nothing_when_off(make_sandbox, grains, pillar, why):
+    box = make_sandbox(grains=grains, pillar=pillar)
+    ret = state_results(box.salt_call("state.apply", "patch.os"))
+    assert "so-telemetry-patch-os-pkg-uptodate" not in ret
+    note = ret["so-telemetry-patch-os-test-show_notification"]
+    assert note["result"] is True and why in note["comment"]
