@@ -203,9 +203,14 @@ def _airgap(glob):
     return {"enabled": enabled, "sources": sources, "malformed": malformed, "reason": reason}
 
 
-def settings():
+def settings(channel=None):
     """
     The effective state of each channel and of airgap, with the reason.
+
+    A bad pillar value raises an error naming the key. With ``channel``
+    (``soc`` or ``os_updates``) only that channel's keys must be valid: the
+    other channel, if broken, shows as off with the error as its reason, so
+    one mistyped setting does not hold up the other channel's states.
 
     CLI Example:
 
@@ -214,24 +219,43 @@ def settings():
         salt-call telemetry.settings
     """
     glob = config("global")
-    soc = config("soc")
-    patch = config("patch")
     airgap = _airgap(glob)
     manager_like = _is_manager_like(glob)
+    errors = {}
 
-    soc_pillar = _strict_bool(soc.get("telemetryEnabled"), "soc:telemetryEnabled")
-    os_pillar = _strict_bool(_get(patch, ("os", "enabled"), "patch:os:enabled"), "patch:os:enabled")
-    _schedule_choice(patch)
+    def pillar_switch(name, read):
+        try:
+            return read()
+        except CommandExecutionError as exc:
+            errors[name] = exc
+            return False
 
-    def channel(pillar_on, key):
+    soc_pillar = pillar_switch("soc", lambda: _strict_bool(config("soc").get("telemetryEnabled"), "soc:telemetryEnabled"))
+
+    def read_patch():
+        patch = config("patch")
+        value = _strict_bool(_get(patch, ("os", "enabled"), "patch:os:enabled"), "patch:os:enabled")
+        _schedule_choice(patch)
+        return value
+
+    os_pillar = pillar_switch("os_updates", read_patch)
+    if channel is not None and channel not in ("soc", "os_updates"):
+        raise CommandExecutionError(f"unknown channel {channel!r}; one of soc, os_updates")
+    for name in ("soc", "os_updates") if channel is None else (channel,):
+        if name in errors:
+            raise errors[name]
+
+    def decide(name, pillar_on, key):
+        if name in errors:
+            return False, f"invalid pillar: {errors[name]}"
         if airgap["enabled"]:
             return False, f"airgapped ({airgap['reason']}); pillar {key} is ignored"
         if not pillar_on:
             return False, f"pillar {key} is false"
         return True, f"pillar {key} is true"
 
-    soc_on, soc_reason = channel(soc_pillar, "soc:telemetryEnabled")
-    os_on, os_reason = channel(os_pillar, "patch:os:enabled")
+    soc_on, soc_reason = decide("soc", soc_pillar, "soc:telemetryEnabled")
+    os_on, os_reason = decide("os_updates", os_pillar, "patch:os:enabled")
     if os_on and manager_like:
         tel_reason = "manager-like role mirrors upstream with the telemetry query"
     elif os_on:
@@ -367,7 +391,7 @@ def query_params():
 
         salt-call telemetry.query_params
     """
-    state = settings()
+    state = settings("os_updates")
     if not state["os_updates"]["telemetry"]:
         return {}
     return _fields()
@@ -438,7 +462,7 @@ def repo_definition():
         salt-call telemetry.repo_definition
     """
     repo = config("repo")
-    state = settings()
+    state = settings("os_updates")
     ident = os_id()
     glob = config("global")
     if state["airgap"]["enabled"]:
@@ -551,7 +575,7 @@ def soc_files():
     import json  # pylint: disable=import-outside-toplevel
 
     soc = config("soc")
-    enabled = settings()["soc"]["enabled"]
+    enabled = settings("soc")["soc"]["enabled"]
     analytics = soc.get("analytics") or {}
     container = analytics.get("container_id")
     if not isinstance(container, str) or not re.match(r"^GTM-[A-Z0-9]{4,12}$", container):

@@ -195,7 +195,7 @@ def patch_schedule(name="patch_os", offline=False):
     """
     ret = _ret(name)
     try:
-        state = __salt__["telemetry.settings"]()
+        state = __salt__["telemetry.settings"]("os_updates")
         patch = __salt__["telemetry.config"]("patch")
         sched_name = patch["os"]["schedule_to_run"]
         sched = dict(patch["os"]["schedules"][sched_name])

@@ -1,6 +1,6 @@
 {#- The automatic OS update itself, run by the `patch_os` schedule. Does
     nothing but say why when updates are off or the grid is airgapped. #}
-{%- set os_updates = salt["telemetry.settings"]()["os_updates"] %}
+{%- set os_updates = salt["telemetry.settings"]("os_updates")["os_updates"] %}
 include:
   - repo
 
