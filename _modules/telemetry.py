@@ -35,15 +35,16 @@ SPEC_URL = "https://docs.securityonion.net/en/2.4/telemetry.html"
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
-_VERSION_RE = re.compile(r"^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,6}(-[0-9A-Za-z]{1,16})?$")
-_FEATURE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_LICENSE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+# Patterns are used with fullmatch: `$` would also accept a trailing newline.
+_VERSION_RE = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,6}(-[0-9A-Za-z]{1,16})?")
+_FEATURE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_LICENSE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 _HOST_RE = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+    r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 _URL_RE = re.compile(r"\b([a-z][a-z0-9+.-]*)://([^/\s'\"?#<>)]*)", re.IGNORECASE)
-_SAFE_TEXT_RE = re.compile(r"^[^\x00-\x1f\x7f\[\]]*$")
+_SAFE_TEXT_RE = re.compile(r"[^\x00-\x1f\x7f\[\]]*")
 
 
 def __virtual__():
@@ -191,15 +192,13 @@ def _airgap(glob):
     if on:
         sources.append("pillar")
     enabled = bool(sources)
+    parts = []
     if malformed:
-        reason = "malformed value counts as airgapped (fail closed): " + "; ".join(malformed)
-    elif enabled:
-        reason = " and ".join(
-            {"grain": "grain airgap is true", "pillar": "pillar global:airgap is true"}[s]
-            for s in sources
-        )
-    else:
-        reason = "neither grain airgap nor pillar global:airgap is true"
+        parts.append("malformed value counts as airgapped (fail closed): " + "; ".join(malformed))
+    for src in sources:
+        if not any(m.startswith(f"{src} ") for m in malformed):
+            parts.append({"grain": "grain airgap is true", "pillar": "pillar global:airgap is true"}[src])
+    reason = " and ".join(parts) or "neither grain airgap nor pillar global:airgap is true"
     return {"enabled": enabled, "sources": sources, "malformed": malformed, "reason": reason}
 
 
@@ -322,10 +321,10 @@ def os_id():
     ids = repo.get("os_ids") or {}
     name = __grains__.get("os")
     osid = ids.get(name, "unknown") if isinstance(name, str) else "unknown"
-    if not isinstance(osid, str) or not re.match(r"^[a-z]{1,16}$", osid):
+    if not isinstance(osid, str) or not re.fullmatch(r"[a-z]{1,16}", osid):
         raise CommandExecutionError(f"pillar key 'repo:os_ids:{name}' must be a lower-case word, got {osid!r}")
     rel = __grains__.get("osmajorrelease")
-    rel = str(rel) if isinstance(rel, (int, str)) and re.match(r"^[0-9]{1,3}$", str(rel)) else "unknown"
+    rel = str(rel) if isinstance(rel, (int, str)) and re.fullmatch(r"[0-9]{1,3}", str(rel)) else "unknown"
     arch = __grains__.get("cpuarch")
     arches = repo.get("arches") or []
     arch = arch if isinstance(arch, str) and arch in arches else "unknown"
@@ -336,7 +335,7 @@ def _fields():
     """The allow-listed fields with their values, validated, whatever the state of the channel."""
     glob = config("global")
     version = glob.get("soversion")
-    if not isinstance(version, str) or not _VERSION_RE.match(version):
+    if not isinstance(version, str) or not _VERSION_RE.fullmatch(version):
         raise CommandExecutionError(
             f"pillar key 'global:soversion' must be a version like 2.4.190, got {version!r}"
         )
@@ -344,7 +343,7 @@ def _fields():
     if features in (None, ""):
         features = []
     if not isinstance(features, list) or not all(
-        isinstance(f, str) and _FEATURE_RE.match(f) for f in features
+        isinstance(f, str) and _FEATURE_RE.fullmatch(f) for f in features
     ):
         raise CommandExecutionError(
             f"pillar key 'global:features' must be a list of lower-case feature names, got {features!r}"
@@ -352,23 +351,28 @@ def _fields():
     license_id = glob.get("license_id")
     if license_id is None:
         license_id = ""
-    if not isinstance(license_id, str) or (license_id and not _LICENSE_RE.match(license_id)):
+    if not isinstance(license_id, str) or (license_id and not _LICENSE_RE.fullmatch(license_id)):
         raise CommandExecutionError(
             f"pillar key 'global:license_id' must be letters, digits and dashes, got {license_id!r}"
         )
     ident = os_id()
     fields = {
         "version": version,
-        "os": f"{ident['os']}{ident['release']}" if ident["release"] != "unknown" else ident["os"],
+        # an unknown OS is just `unknown`; an unknown release leaves the OS id alone
+        "os": ident["os"] if "unknown" in (ident["os"], ident["release"]) else f"{ident['os']}{ident['release']}",
         "arch": ident["arch"],
     }
     if features:
         fields["features"] = ",".join(sorted(set(features)))
     if license_id:
         fields["license"] = license_id
+    # os and arch come from fixed allow-lists; the pillar-sourced values must
+    # not name this node.
     tokens = _grain_tokens()
     sources = {"version": "global:soversion", "features": "global:features", "license": "global:license_id"}
     for key, val in fields.items():
+        if key not in sources:
+            continue
         parts = {val.lower(), *val.lower().split(",")}
         if parts & tokens:
             raise CommandExecutionError(
@@ -421,12 +425,12 @@ def path(abspath):
 
 
 def _check_https(url, key):
-    if not isinstance(url, str) or not _SAFE_TEXT_RE.match(url) or any(c.isspace() for c in url):
+    if not isinstance(url, str) or not _SAFE_TEXT_RE.fullmatch(url) or any(c.isspace() for c in url):
         raise CommandExecutionError(f"pillar key '{key}' has a value that would break the file: {url!r}")
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "https":
         raise CommandExecutionError(f"pillar key '{key}' must be an https:// URL, got {url!r}")
-    if not parts.hostname or not _HOST_RE.match(parts.hostname) or parts.query or parts.fragment:
+    if not parts.hostname or not _HOST_RE.fullmatch(parts.hostname) or parts.query or parts.fragment:
         raise CommandExecutionError(
             f"pillar key '{key}' must be an https URL with a host name and no query, got {url!r}"
         )
@@ -434,18 +438,31 @@ def _check_https(url, key):
 
 
 def _check_file_url(url, key):
-    if not isinstance(url, str) or not url.startswith("file:///") or not _SAFE_TEXT_RE.match(url) or any(
+    if not isinstance(url, str) or not url.startswith("file:///") or not _SAFE_TEXT_RE.fullmatch(url) or any(
         c.isspace() or c in "?#" for c in url
     ):
         raise CommandExecutionError(f"pillar key '{key}' must be a file:/// URL, got {url!r}")
     return url
 
 
+def _fill(template, key, **values):
+    """``template.format(**values)`` with an error naming the key."""
+    if not isinstance(template, str):
+        raise CommandExecutionError(f"pillar key '{key}' must be a URL, got {template!r}")
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        names = ", ".join("{" + v + "}" for v in values)
+        raise CommandExecutionError(
+            f"pillar key '{key}' has an unknown placeholder ({exc}); only {names} exist: {template!r}"
+        ) from None
+
+
 def _manager_host(glob):
     host = glob.get("manager") or __opts__.get("master") or ""
     if isinstance(host, list):
         host = host[0] if host else ""
-    if not isinstance(host, str) or not _HOST_RE.match(host):
+    if not isinstance(host, str) or not _HOST_RE.fullmatch(host):
         raise CommandExecutionError(f"pillar key 'global:manager' must be a host name, got {host!r}")
     return host
 
@@ -472,12 +489,12 @@ def repo_definition():
     elif not state["manager_like"]:
         mode = "node"
         manager = _manager_host(glob)
-        urls = [_check_https(repo["node"]["baseurl"].format(manager=manager), "repo:node:baseurl")]
+        urls = [_check_https(_fill(repo["node"]["baseurl"], "repo:node:baseurl", manager=manager), "repo:node:baseurl")]
         key = repo["node"]["gpgkey"]
         gpgkey = (
             _check_file_url(key, "repo:node:gpgkey")
             if str(key).startswith("file:")
-            else _check_https(str(key).format(manager=manager), "repo:node:gpgkey")
+            else _check_https(_fill(key, "repo:node:gpgkey", manager=manager), "repo:node:gpgkey")
         )
     else:
         mode = "upstream"
@@ -488,16 +505,14 @@ def repo_definition():
         urls = []
         for i, tmpl in enumerate(mirrors):
             key = f"repo:upstream:mirrors:{i}"
-            if not isinstance(tmpl, str):
-                raise CommandExecutionError(f"pillar key '{key}' must be a URL, got {tmpl!r}")
-            url = _check_https(tmpl.format(os=ident["os"], release=ident["release"]), key)
+            url = _check_https(_fill(tmpl, key, os=ident["os"], release=ident["release"]), key)
             urls.append(f"{url}?{query}" if query else url)
         gpgkey = _check_https(repo["upstream"]["gpgkey"], "repo:upstream:gpgkey")
     for key in ("id", "description"):
         val = repo.get(key)
-        if not isinstance(val, str) or not val or not _SAFE_TEXT_RE.match(val) or "=" in val:
+        if not isinstance(val, str) or not val or not _SAFE_TEXT_RE.fullmatch(val) or "=" in val:
             raise CommandExecutionError(f"pillar key 'repo:{key}' has a value that would break the file: {val!r}")
-    if not re.match(r"^[A-Za-z0-9_.-]+$", repo["id"]):
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", repo["id"]):
         raise CommandExecutionError(f"pillar key 'repo:id' must be a plain word, got {repo['id']!r}")
     return {
         "mode": mode,
@@ -578,7 +593,7 @@ def soc_files():
     enabled = settings("soc")["soc"]["enabled"]
     analytics = soc.get("analytics") or {}
     container = analytics.get("container_id")
-    if not isinstance(container, str) or not re.match(r"^GTM-[A-Z0-9]{4,12}$", container):
+    if not isinstance(container, str) or not re.fullmatch(r"GTM-[A-Z0-9]{4,12}", container):
         raise CommandExecutionError(f"pillar key 'soc:analytics:container_id' must look like GTM-XXXXXXX, got {container!r}")
     url = _check_https(analytics.get("url"), "soc:analytics:url")
     host = urllib.parse.urlsplit(url).hostname
@@ -604,9 +619,11 @@ def soc_files():
 def file_mode(comp):
     """File mode (an int) of the files a component renders."""
     mode = config(comp).get("file_mode")
-    if isinstance(mode, int):
-        mode = oct(mode)[2:] if mode > 0o777 else str(mode)
-    if not isinstance(mode, str) or not re.match(r"^0?[0-7]{3}$", mode):
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        # YAML reads an unquoted 0600 as the number 600: take its digits, as
+        # Salt's own file states do.
+        mode = str(mode)
+    if not isinstance(mode, str) or not re.fullmatch(r"0?[0-7]{3}", mode):
         raise CommandExecutionError(f"pillar key '{comp}:file_mode' must be an octal mode like '0600', got {mode!r}")
     return int(mode, 8)
 
@@ -675,7 +692,8 @@ def report():
             "fields_when_on": fields,
             "allow_list": list(QUERY_FIELDS),
             "never": ["hostnames", "minion ids", "IP addresses", "user names", "event data"],
-            "also_known_to_receiver": "the manager's IP address (inherent to web requests)",
+            "also_known_to_receiver": "the manager's IP address and dnf's User-Agent header "
+            "(libdnf (<OS name> <version>; <variant>; Linux.<arch>)), inherent to dnf's requests",
             "tls": True,
             "change": "so-telemetry disable os-updates | enable os-updates, or search 'patch' in the "
             "Configuration screen; takes effect at the next grid resync (within 15 minutes, or "

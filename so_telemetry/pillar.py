@@ -4,10 +4,12 @@ untouched."""
 
 import io
 import os
+import re
 import tempfile
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.util import load_yaml_guess_indent
 
 DEFAULT_PILLAR_DIR = "/opt/so/saltstack/local/pillar"
 
@@ -22,11 +24,26 @@ class PillarError(Exception):
     """The pillar file cannot be edited safely; nothing was written."""
 
 
-def _yaml():
+def _yaml(text=""):
+    """A round-trip YAML that writes in the style ``text`` already has
+    (mapping indent, list indent, document start), so an edit changes only
+    the edited line."""
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
+    mapping, sequence, offset = 2, 4, 2
+    first = re.search(r"^( +)[^\s#-]", text, re.M)
+    if first:
+        mapping = len(first.group(1))
+    if re.search(r"^ *- ", text, re.M):
+        try:
+            _data, ind, bsi = load_yaml_guess_indent(text)
+        except YAMLError:
+            ind, bsi = None, None
+        if ind is not None and bsi is not None:
+            sequence, offset = ind, bsi
+    yaml.indent(mapping=mapping, sequence=max(sequence, offset + 2), offset=offset)
+    yaml.explicit_start = text.lstrip().startswith("---")
     return yaml
 
 
@@ -45,11 +62,18 @@ def read_value(path, keys):
     return cur
 
 
-def _load(path):
+def _read(path):
     if not os.path.exists(path):
-        return None
+        return ""
     with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+        return fh.read()
+
+
+def _load(path, text=None):
+    if text is None:
+        if not os.path.exists(path):
+            return None
+        text = _read(path)
     if "{%" in text or "{{" in text:
         raise PillarError(f"{path} contains Jinja; edit it by hand (nothing was changed)")
     try:
@@ -64,11 +88,16 @@ def _load(path):
 def set_value(path, keys, value):
     """Set ``keys`` to ``value`` in the YAML file at ``path`` (created when
     missing). Returns the old value (None when absent)."""
-    data = _load(path)
+    text = _read(path)
+    data = _load(path, text)
+    prefix = ""
     if data is None:
         from ruamel.yaml.comments import CommentedMap  # pylint: disable=import-outside-toplevel
 
         data = CommentedMap()
+        # a file of only comments keeps them, above the new keys
+        if text.strip() and all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+            prefix = text if text.endswith("\n") else text + "\n"
     cur = data
     trail = []
     for key in keys[:-1]:
@@ -85,8 +114,8 @@ def set_value(path, keys, value):
     old = cur.get(keys[-1])
     cur[keys[-1]] = value
     out = io.StringIO()
-    _yaml().dump(data, out)
-    atomic_write(path, out.getvalue())
+    _yaml(text).dump(data, out)
+    atomic_write(path, prefix + out.getvalue())
     return old
 
 
