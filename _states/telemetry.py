@@ -159,6 +159,12 @@ def _int(value, key, low, high):
     return value
 
 
+def _bool(value, key):
+    if not isinstance(value, bool):
+        raise CommandExecutionError(f"pillar key '{key}' must be true or false, got {value!r}")
+    return value
+
+
 def highstate_schedule(name="highstate", offline=False):
     """
     The grid resync: ``state.highstate`` every ``resync:highstate:minutes``
@@ -169,17 +175,17 @@ def highstate_schedule(name="highstate", offline=False):
         conf = __salt__["telemetry.config"]("resync")["highstate"]
         job = {
             "function": "state.highstate",
-            "minutes": _int(conf.get("minutes"), "resync:highstate:minutes", 1, 1440),
             "maxrunning": _int(conf.get("maxrunning"), "resync:highstate:maxrunning", 1, 10),
-            "run_on_start": bool(conf.get("run_on_start", False)),
+            "run_on_start": _bool(conf.get("run_on_start", False), "resync:highstate:run_on_start"),
             "return_job": False,
         }
+        if conf.get("seconds") is not None:
+            job["seconds"] = _int(conf.get("seconds"), "resync:highstate:seconds", 1, 86400)
+        else:
+            job["minutes"] = _int(conf.get("minutes"), "resync:highstate:minutes", 1, 1440)
         splay = _int(conf.get("splay"), "resync:highstate:splay", 0, 3600)
         if splay:
             job["splay"] = splay
-        if isinstance(conf.get("seconds"), int):
-            job["seconds"] = _int(conf.get("seconds"), "resync:highstate:seconds", 1, 86400)
-            del job["minutes"]
     except (CommandExecutionError, KeyError, TypeError) as exc:
         ret["result"] = False
         ret["comment"] = f"Refused, schedule unchanged: {exc}"
@@ -222,6 +228,14 @@ def patch_schedule(name="patch_os", offline=False):
                 ret["result"] = False
                 ret["comment"] = f"Refused, schedule unchanged: {exc}"
                 return ret
-    job = {"function": "state.sls", "job_args": ["patch.os"], "maxrunning": 1, "return_job": False}
+    # run_on_start False: adding or changing the schedule (or restarting the
+    # minion) must not start an OS update there and then.
+    job = {
+        "function": "state.sls",
+        "job_args": ["patch.os"],
+        "maxrunning": 1,
+        "run_on_start": False,
+        "return_job": False,
+    }
     job.update(sched)
     return _schedule(name, job, offline)

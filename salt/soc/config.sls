@@ -1,14 +1,25 @@
 {#- SOC files from the effective SOC Telemetry setting, then a SOC reload only
-    when one of them changed. #}
+    when one of them changed. The reload command is looked up at render time:
+    an `onlyif` guard would make Salt search every state module for
+    `cmd.mod_run_check` on each run (about 0.6 s, see bench/README.md). #}
 {%- from "soc/map.jinja" import soc with context %}
 
 so-telemetry-soc-config-telemetry-soc_config:
   telemetry.soc_config:
     - name: soc-files
 
+{%- if salt["cmd.which"](soc.reload_cmd.split()[0]) %}
+
 so-telemetry-soc-config-cmd-run-reload:
   cmd.run:
     - name: {{ soc.reload_cmd | yaml_dquote }}
-    - onlyif: command -v {{ soc.reload_cmd.split()[0] | yaml_dquote }}
     - onchanges:
       - telemetry: so-telemetry-soc-config-telemetry-soc_config
+{%- else %}
+
+so-telemetry-soc-config-test-show_notification-no-reload:
+  test.show_notification:
+    - text: {{ (soc.reload_cmd.split()[0] ~ " is not installed here: SOC picks up changed files at its next restart") | yaml_dquote }}
+    - onchanges:
+      - telemetry: so-telemetry-soc-config-telemetry-soc_config
+{%- endif %}

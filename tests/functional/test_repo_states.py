@@ -125,6 +125,7 @@ def test_schedules_present(sandbox, test_mode):
     assert jobs["highstate"]["splay"] == 120 and jobs["highstate"]["run_on_start"] is False
     assert jobs["patch_os"]["function"] == "state.sls" and jobs["patch_os"]["args"] == ["patch.os"]
     assert jobs["patch_os"]["hours"] == 8 and jobs["patch_os"]["splay"] == 1800
+    assert jobs["patch_os"]["run_on_start"] is False, "adding the schedule must not start an OS update"
     before = sandbox.snapshot()
     again = state_results(sandbox.salt_call("state.apply", "schedule,patch.os.schedule"))
     assert all(v["changes"] == {} for v in again.values())

@@ -107,14 +107,16 @@ def test_bad_value_fails_naming_key_and_changes_nothing(soc_sandbox, bad):
     box = soc_sandbox({}, {})
     box.salt_call("state.apply", "soc")
     before = box.snapshot()
-    box.set_pillar({"soc": {"telemetryEnabled": bad}})
+    box.set_pillar({"soc": {"telemetryEnabled": bad, "reload_cmd": f"sh -c 'echo reload >> {box.marker}'"}})
     ret = state_results(box.salt_call("state.apply", "soc", check=False))
     assert ret[SID]["result"] is False
     assert "soc:telemetryEnabled" in ret[SID]["comment"]
     assert repr(bad) in ret[SID]["comment"]
     assert ret[SID]["changes"] == {}
     assert box.snapshot() == before, "a refused state touched files"
-    assert ret[RELOAD]["result"] is False or ret[RELOAD]["changes"] == {}
+    # the reload hook (or, with no reload command installed, its notice) did not run
+    hooks = {k: v for k, v in ret.items() if k.startswith("so-telemetry-soc-config-") and k != SID}
+    assert len(hooks) == 1 and all(v["changes"] == {} for v in hooks.values()), hooks
 
 
 def test_bad_soc_value_does_not_hold_up_the_other_channel(sandbox):
@@ -125,3 +127,14 @@ def test_bad_soc_value_does_not_hold_up_the_other_channel(sandbox):
     assert len(others) == 3 and all(v["result"] is True for v in others.values()), others
     assert "?" not in sandbox.path("/etc/yum.repos.d/securityonion.repo").read_text()
     assert not sandbox.path(ANALYTICS).exists()
+
+
+def test_missing_reload_command_is_said_not_failed(sandbox):
+    sandbox.set_pillar({"soc": {"reload_cmd": "so-soc-restart-not-installed-here"}})
+    ret = state_results(sandbox.salt_call("state.apply", "soc"))
+    notice = ret["so-telemetry-soc-config-test-show_notification-no-reload"]
+    assert notice["result"] is True and "is not installed here" in notice["comment"]
+    again = state_results(sandbox.salt_call("state.apply", "soc"))
+    assert again["so-telemetry-soc-config-test-show_notification-no-reload"]["comment"].startswith(
+        "State was not run because none of the onchanges reqs changed"
+    )

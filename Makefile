@@ -1,0 +1,26 @@
+# so-telemetry: the usual entry points.
+PYTHON ?= .venv/bin/python
+
+.PHONY: test demo bench bench-engine bench-wire bench-idempotence bench-highstate bench-grid
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+# Every benchmark (~14 minutes on 2 cores); results in bench/out/ (see bench/README.md).
+bench:
+	@test -x $(PYTHON) || bash scripts/bootstrap.sh
+	$(PYTHON) bench/run_all.py
+
+bench-engine:
+	$(PYTHON) bench/bench_engine.py
+bench-wire:
+	$(PYTHON) bench/bench_wire.py
+bench-idempotence:
+	$(PYTHON) bench/bench_idempotence.py
+bench-highstate:
+	$(PYTHON) bench/bench_highstate.py
+bench-grid:
+	$(PYTHON) bench/bench_grid.py

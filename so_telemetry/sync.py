@@ -1,0 +1,215 @@
+"""``so-telemetry sync``: Synchronize Grid.
+
+Runs ``state.highstate`` on every accepted minion matching the target, through
+the local salt-master, and prints one line per minion as it returns::
+
+    [1/3] so-manager: ok, 2 changed
+    [-/3] so-sensor: busy: a highstate is already running, retry 1/3 in 10s
+    [2/3] so-sensor: ok, 0 changed
+    [3/3] so-idh: no answer within 900s
+    Synchronize Grid: 3 minion(s), 2 ok, 1 failed (so-idh)
+
+The minions are resolved from the master's accepted keys first, so a minion
+that never answers is known and named. A minion already running a highstate
+(the 15-minute schedule, another sync) answers with Salt's "is running as PID"
+conflict: it is retried after ``--retry-wait`` seconds up to ``--retries``
+times and counted failed if still busy. Exit 0 when every minion is ok, 1 when
+any failed, 2 when nothing could be run (no master configuration, no matching
+minion, no master).
+"""
+
+import os
+import re
+import sys
+import time
+
+# Salt's answer when another state run (schedule, another sync) holds the minion.
+BUSY_RE = re.compile(r'^The function "state\.[a-z_]+" is running as PID \d+')
+# A minion's return on the master event bus.
+RET_TAG_RE = re.compile(r"^salt/job/(?P<jid>\d+)/ret/(?P<id>.+)$")
+
+
+class SyncError(Exception):
+    """Nothing could be run: exit 2."""
+
+
+def _out(line):
+    print(line, flush=True)
+
+
+def _first_line(text, limit=300):
+    text = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def classify(ret, retcode=0):
+    """
+    ``(status, detail)`` of one minion's ``state.highstate`` return:
+    ``("ok", "<c> changed")``, ``("busy", message)`` or ``("failed", why)``.
+    """
+    if isinstance(ret, list) and ret and all(isinstance(r, str) for r in ret):
+        if all(BUSY_RE.match(r) for r in ret):
+            return "busy", _first_line(ret[0])
+        return "failed", "highstate did not run: " + _first_line("; ".join(ret))
+    if isinstance(ret, dict) and ret and all(isinstance(v, dict) and "result" in v for v in ret.values()):
+        ordered = sorted(ret.items(), key=lambda kv: kv[1].get("__run_num__", 0))
+        failed = [(key, val) for key, val in ordered if val.get("result") is False]
+        changed = sum(1 for _key, val in ordered if val.get("changes"))
+        if failed:
+            key, val = failed[0]
+            sid = val.get("__id__") or (key.split("_|-")[1] if "_|-" in key else key)
+            return "failed", (
+                f"{len(failed)} failed state(s): {sid}: {_first_line(val.get('comment', ''))}"
+            )
+        if retcode not in (0, None):
+            return "failed", f"highstate exited {retcode} with {changed} changed and no failed state"
+        return "ok", f"{changed} changed"
+    if isinstance(ret, dict) and not ret:
+        return "failed", "highstate returned nothing (no top file match?)"
+    return "failed", "highstate did not run: " + _first_line(ret if isinstance(ret, str) else repr(ret))
+
+
+def _load(config_dir):
+    """``(LocalClient, opts)`` for the master config in ``config_dir``."""
+    import salt.client  # pylint: disable=import-outside-toplevel
+    import salt.config  # pylint: disable=import-outside-toplevel,unused-import
+    import salt.exceptions  # pylint: disable=import-outside-toplevel
+
+    master_conf = os.path.join(config_dir or "/etc/salt", "master")
+    if not os.path.isfile(master_conf):
+        raise SyncError(f"no salt-master configuration at {master_conf} (run this on the manager, or pass --config-dir)")
+    try:
+        client = salt.client.LocalClient(c_path=master_conf)
+    except (salt.exceptions.SaltException, OSError) as exc:
+        raise SyncError(f"cannot use the salt-master configuration {master_conf}: {exc}") from exc
+    return client, client.opts
+
+
+def resolve(opts, target):
+    """Sorted ids of the accepted minions matching the glob ``target``."""
+    import salt.utils.minions  # pylint: disable=import-outside-toplevel
+
+    res = salt.utils.minions.CkMinions(opts).check_minions(target, "glob", fun="state.highstate")
+    return sorted(set(res.get("minions") or []))
+
+
+class Grid:
+    """The state of one Synchronize Grid run."""
+
+    def __init__(self, client, minions, args):
+        self.client = client
+        self.minions = minions
+        self.total = len(minions)
+        self.timeout = max(1, int(args.timeout))
+        self.retries = max(0, int(args.retries))
+        self.retry_wait = max(0.0, float(args.retry_wait))
+        self.done = 0
+        self.ok = []
+        self.failed = []
+        self.pending = {}  # minion -> (jid, deadline)
+        self.retry_at = {}  # minion -> monotonic time of the next attempt
+        self.attempts = {m: 0 for m in minions}
+
+    # -- output
+    def final(self, minion, status, detail):
+        self.done += 1
+        (self.ok if status == "ok" else self.failed).append(minion)
+        word = "ok" if status == "ok" else "FAILED"
+        _out(f"[{self.done}/{self.total}] {minion}: {word}, {detail}" if detail else f"[{self.done}/{self.total}] {minion}: {word}")
+
+    # -- jobs
+    def publish(self, minions):
+        import salt.exceptions  # pylint: disable=import-outside-toplevel
+
+        try:
+            # the publish itself is quick; the minions' answers are awaited below
+            pub = self.client.run_job(
+                sorted(minions), "state.highstate", tgt_type="list", timeout=min(self.timeout, 15), listen=True
+            )
+        except (salt.exceptions.SaltClientError, salt.exceptions.EauthAuthenticationError) as exc:
+            raise SyncError(f"cannot publish to the salt-master: {exc}") from exc
+        if not pub or not pub.get("jid"):
+            raise SyncError(f"the salt-master refused the job for {', '.join(sorted(minions))}: {pub!r}")
+        deadline = time.monotonic() + self.timeout
+        for minion in minions:
+            self.attempts[minion] += 1
+            self.pending[minion] = (str(pub["jid"]), deadline)
+
+    def handle(self, minion, data):
+        status, detail = classify(data.get("return"), data.get("retcode"))
+        del self.pending[minion]
+        if status == "busy":
+            tries = self.attempts[minion]  # 1 for the first run
+            if tries <= self.retries:
+                wait = self.retry_wait
+                _out(
+                    f"[-/{self.total}] {minion}: busy: a highstate is already running, "
+                    f"retry {tries}/{self.retries} in {wait:g}s ({detail})"
+                )
+                self.retry_at[minion] = time.monotonic() + wait
+                return
+            self.final(
+                minion, "failed",
+                f"busy: a highstate was still running after {self.retries} retr{'y' if self.retries == 1 else 'ies'} ({detail})",
+            )
+            return
+        self.final(minion, status, detail)
+
+    def run(self):
+        self.publish(self.minions)
+        event = self.client.event
+        while self.pending or self.retry_at:
+            now = time.monotonic()
+            due = [m for m, at in self.retry_at.items() if at <= now]
+            if due:
+                for minion in due:
+                    del self.retry_at[minion]
+                self.publish(due)
+            for minion, (_jid, deadline) in sorted(self.pending.items()):
+                if deadline <= now:
+                    del self.pending[minion]
+                    self.final(minion, "failed", f"no answer within {self.timeout}s")
+            if not self.pending:
+                if self.retry_at:
+                    time.sleep(max(0.0, min(self.retry_at.values()) - time.monotonic()))
+                continue
+            ev = event.get_event(wait=0.5, tag="salt/job/", match_type="startswith", full=True)
+            if not ev:
+                continue
+            match = RET_TAG_RE.match(ev.get("tag", ""))
+            data = ev.get("data") or {}
+            if not match:
+                continue
+            minion = match.group("id")
+            if minion in self.pending and self.pending[minion][0] == match.group("jid"):
+                self.handle(minion, data)
+
+    def summary(self):
+        line = f"Synchronize Grid: {self.total} minion(s), {len(self.ok)} ok, {len(self.failed)} failed"
+        if self.failed:
+            line += f" ({', '.join(sorted(self.failed))})"
+        _out(line)
+        return 0 if not self.failed and len(self.ok) == self.total else 1
+
+
+def run(args):
+    """Synchronize Grid. Returns the exit code."""
+    target = getattr(args, "target", None) or "*"
+    try:
+        client, opts = _load(getattr(args, "config_dir", None))
+        try:
+            minions = resolve(opts, target)
+            if not minions:
+                raise SyncError(f"no accepted minion matches {target!r} (salt-key -L)")
+            _out(f"Synchronize Grid: highstate on {len(minions)} minion(s): {', '.join(minions)}")
+            grid = Grid(client, minions, args)
+            grid.run()
+            return grid.summary()
+        finally:
+            try:
+                client.destroy()
+            except Exception:  # pylint: disable=broad-except
+                pass
+    except SyncError as exc:
+        print(f"so-telemetry: error: {exc}", file=sys.stderr, flush=True)
+        return 2
