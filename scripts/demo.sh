@@ -18,6 +18,10 @@ file_roots:
   base:
     - $REPO/salt
     - $REPO
+# The checkout is the second file root: keep its generated trees off the file server.
+file_ignore_regex:
+  - '(^|/)\.(venv|tmp|git)(/|\$)'
+  - '(^|/)(sandbox|__pycache__)(/|\$)'
 pillar_roots:
   base:
     - $SANDBOX/local/pillar

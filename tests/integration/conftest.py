@@ -225,7 +225,7 @@ def master(salt_factories, local_pillar):
             # <repo> is a file root (for salt://_modules): keep the virtualenv,
             # git and .tmp (salt-factories' own keys live there) out of the
             # file server, and out of every minion's reach.
-            "file_ignore_regex": [r"/\.venv(/|$)", r"/\.tmp(/|$)", r"/\.git(/|$)", r"/sandbox(/|$)", r"/__pycache__(/|$)"],
+            "file_ignore_regex": [r"(^|/)\.(venv|tmp|git)(/|$)", r"(^|/)(sandbox|__pycache__)(/|$)"],
             "fileserver_list_cache_time": 600,
             # a stopped minion is given up on quickly by plain `salt` calls
             "gather_job_timeout": 5,
