@@ -48,13 +48,34 @@ def _defaults(root):
     return merged
 
 
+def _leaves(node, trail):
+    if isinstance(node, dict) and node:
+        for key, val in node.items():
+            yield from _leaves(val, trail + [str(key)])
+    else:
+        yield ":".join(trail)
+
+
+def settings(root=None):
+    """``[(key, annotation)]``: every annotated setting, then every other key
+    of the defaults (title = key, no description), as the Configuration screen
+    lists settings that have no annotation too."""
+    root = root or salt_dir()
+    found = annotations(root)
+    annotated = [key for key, _ann in found]
+    for key in _leaves(_defaults(root), []):
+        if not any(key == a or key.startswith(a + ":") for a in annotated):
+            found.append((key, {"title": key, "description": ""}))
+    return found
+
+
 def search(term, current=None, root=None):
     """Settings whose title, key or description contains ``term``."""
     root = root or salt_dir()
     needle = term.strip().lower()
     defaults = _defaults(root)
     hits = []
-    for key, ann in annotations(root):
+    for key, ann in settings(root):
         hay = " ".join([key, str(ann.get("title", "")), str(ann.get("description", ""))]).lower()
         if needle and needle in hay:
             hit = {k: ann[k] for k in ANNOTATION_KEYS if k in ann}

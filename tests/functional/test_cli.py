@@ -211,3 +211,15 @@ def test_highstate_idempotent_and_audit_clean_when_on(sandbox):
     assert audit["result"] is True
     assert audit["hosts"] == ["repo-alt.securityonion.net", "repo.securityonion.net", "sigs.securityonion.net",
                               "www.googletagmanager.com"]
+
+
+def test_config_search_finds_unannotated_defaults(sandbox):
+    sandbox.set_pillar({"repo": {"upstream": {"mirrors": ["https://mirror.example.lan/so/{os}/{release}/"]}}})
+    hits = {h["key"]: h for h in json.loads(sandbox.cli("config", "search", "MIRRORS", "--json", check=True).stdout)}
+    assert list(hits) == ["repo:upstream:mirrors"]
+    assert hits["repo:upstream:mirrors"]["current"] == ["https://mirror.example.lan/so/{os}/{release}/"]
+    assert hits["repo:upstream:mirrors"]["default"][0].startswith("https://repo.securityonion.net/")
+    # an annotated subtree is listed once, under its annotation
+    keys = [h["key"] for h in json.loads(sandbox.cli("config", "search", "schedules", "--json", check=True).stdout)]
+    assert "patch:os:schedules" in keys
+    assert not [k for k in keys if k.startswith("patch:os:schedules:")], keys
