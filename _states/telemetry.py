@@ -135,9 +135,10 @@ def _schedule(name, job, offline):
     if offline:
         kwargs["offline"] = True
     ret = present(name, **kwargs)
-    if __opts__["test"] and ret.get("result") is True and ret.get("changes"):
-        ret["result"] = None
-    if __opts__["test"] and ret.get("result") is True and "would be" in ret.get("comment", "").lower():
+    # schedule.present answers test=True with result True: say None when it
+    # predicts a change, as every other state does.
+    would = ret.get("changes") or "would be" in ret.get("comment", "").lower()
+    if __opts__["test"] and ret.get("result") is True and would:
         ret["result"] = None
         ret["changes"] = ret.get("changes") or {name: {"old": None, "new": job}}
     return ret
