@@ -59,7 +59,7 @@ def test_soc_files(soc_sandbox, case, test_mode):
     script = files[ANALYTICS].decode()
     if enabled:
         assert "https://www.googletagmanager.com/gtm.js" in script
-        assert '"GTM-SOC2024"' in script
+        assert '"GTM-TM46SL7T"' in script
     else:
         assert script == "", "the browser must load nothing"
         assert "googletagmanager" not in files[SOC_JSON].decode()

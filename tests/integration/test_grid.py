@@ -117,7 +117,7 @@ def test_highstate_renders_the_grid(grid):
 
     # manager: SOC files and upstream mirrors carrying the query
     js = grid.path(MANAGER, ANALYTICS).read_text()
-    assert "https://www.googletagmanager.com/gtm.js" in js and '"GTM-SOC2024"' in js
+    assert "https://www.googletagmanager.com/gtm.js" in js and '"GTM-TM46SL7T"' in js
     soc = json.loads(grid.path(MANAGER, SOC_JSON).read_text())
     assert soc["server"]["client"]["telemetryEnabled"] is True
     urls = baseurls(grid, MANAGER)

@@ -731,7 +731,7 @@ def test_soc_files(telemetry, grains, pillar, case, config_says):
     script = files[ANALYTICS]
     if enabled:
         assert "https://www.googletagmanager.com/gtm.js" in script
-        assert "GTM-SOC2024" in script
+        assert "GTM-TM46SL7T" in script
     else:
         assert script == ""
     conf = json.loads(files[SOC_JSON])
