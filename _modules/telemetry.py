@@ -29,7 +29,15 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "telemetry"
 
-COMPONENTS = ("global", "soc", "patch", "repo", "resync")
+# Components, each with ``salt://so_telemetry/<comp>/defaults.yaml`` and a
+# pillar key of the same name; ``so_telemetry`` (who writes which artefact)
+# has its defaults at the top of the formula, ``salt://so_telemetry/defaults.yaml``.
+COMPONENTS = ("so_telemetry", "global", "soc", "patch", "repo", "resync", "manager")
+FORMULA = "so_telemetry"
+# Artefacts this library renders; pillar ``so_telemetry:owners:<artefact>``
+# says whether the library writes it (``library``) or the host tree does (``host``).
+ARTEFACTS = ("analytics", "soc_json", "repo", "highstate_schedule", "patch_schedule")
+DOCS_URL = "https://docs.securityonion.net/en/2.4/"
 QUERY_FIELDS = ("version", "os", "arch", "features", "license")
 SPEC_URL = "https://docs.securityonion.net/en/2.4/telemetry.html"
 
@@ -55,29 +63,34 @@ def __virtual__():
 # configuration: defaults.yaml < pillar, validated
 
 
-def _defaults_text(comp):
-    """Text of ``salt://<comp>/defaults.yaml``, or of the copy beside this
-    module when it runs from a checkout without a file server."""
+def _formula_file(relpath):
+    """Text of ``salt://so_telemetry/<relpath>``, or of the copy beside this
+    module when it runs from a checkout (or an installed wheel) without a
+    file server."""
     text = None
     getter = globals().get("__salt__", {}).get("cp.get_file_str")
     if getter is not None:
         try:
-            text = getter(f"salt://{comp}/defaults.yaml")
+            text = getter(f"salt://{FORMULA}/{relpath}")
         except Exception as exc:  # pylint: disable=broad-except
-            log.debug("cp.get_file_str failed for %s: %s", comp, exc)
+            log.debug("cp.get_file_str failed for %s: %s", relpath, exc)
             text = None
     if not text:
         here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, os.pardir, "salt", comp, "defaults.yaml")
+        path = os.path.join(here, os.pardir, "salt", FORMULA, *relpath.split("/"))
         if os.path.isfile(path):
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
     if not text:
         raise CommandExecutionError(
-            f"salt://{comp}/defaults.yaml not found: serve this library with "
-            "file_roots [<repo>/salt, <repo>]"
+            f"salt://{FORMULA}/{relpath} not found: serve this library with file_roots [<repo>/salt, <repo>]"
         )
     return text
+
+
+def _defaults_text(comp):
+    """Text of the component's ``defaults.yaml``."""
+    return _formula_file("defaults.yaml" if comp == FORMULA else f"{comp}/defaults.yaml")
 
 
 def _load_defaults(comp):
@@ -85,7 +98,7 @@ def _load_defaults(comp):
     if comp not in cache:
         data = salt.utils.yaml.safe_load(_defaults_text(comp)) or {}
         if not isinstance(data.get(comp), dict):
-            raise CommandExecutionError(f"salt://{comp}/defaults.yaml has no '{comp}' mapping")
+            raise CommandExecutionError(f"the defaults.yaml of {comp} has no '{comp}' mapping")
         cache[comp] = data[comp]
     return copy.deepcopy(cache[comp])
 
@@ -98,10 +111,15 @@ def _pillar():
         return {}
 
 
-def config(comp, pillar=None):
+def config(comp, pillar=None, strict=True):
     """
-    The merged map of one component: ``salt://<comp>/defaults.yaml`` with the
-    pillar of the same name merged over it (mappings merge, lists replace).
+    The merged map of one component: ``salt://so_telemetry/<comp>/defaults.yaml``
+    with the pillar of the same name merged over it (mappings merge, lists
+    replace). This is the one merge rule: every ``map.jinja`` reads it.
+
+    A pillar value of the component that is not a mapping is an error naming
+    the key; with ``strict=False`` (what the ``clean`` states use, so a bad
+    pillar never blocks cleaning up) the defaults are returned instead.
 
     CLI Example:
 
@@ -116,10 +134,33 @@ def config(comp, pillar=None):
     if override is None:
         return merged
     if not isinstance(override, dict):
+        if not strict:
+            return merged
         raise CommandExecutionError(
             f"pillar key '{comp}' must be a mapping, got {override!r} ({type(override).__name__})"
         )
-    return salt.utils.dictupdate.update(merged, copy.deepcopy(override), merge_lists=False)
+    merged = salt.utils.dictupdate.update(merged, copy.deepcopy(override), merge_lists=False)
+    if comp == "patch":
+        _replace_schedule_timings(merged, override)
+    return merged
+
+
+def _replace_schedule_timings(merged, override):
+    """A schedule's timing is one choice, not a set of keys: where the pillar
+    gives ``patch:os:schedules:<name>:schedule`` (or the flat keys of earlier
+    releases, ``{hours: 8}``), it replaces the default timing instead of
+    merging into it (``{hours: 8}`` and ``{Monday: [...]}`` do not mix)."""
+    schedules = ((override.get("os") or {}) if isinstance(override.get("os"), dict) else {}).get("schedules")
+    target = (merged.get("os") or {}).get("schedules") if isinstance(merged.get("os"), dict) else None
+    if not isinstance(schedules, dict) or not isinstance(target, dict):
+        return
+    for name, sched in schedules.items():
+        if not isinstance(sched, dict) or not isinstance(target.get(name), dict):
+            continue
+        if "schedule" in sched:
+            target[name]["schedule"] = copy.deepcopy(sched["schedule"])
+        elif any(k in sched for k in _INTERVALS):
+            target[name].pop("schedule", None)
 
 
 def configs():
@@ -202,6 +243,20 @@ def _airgap(glob):
     return {"enabled": enabled, "sources": sources, "malformed": malformed, "reason": reason}
 
 
+def manager_like():
+    """
+    Whether this node's ``role`` grain is manager-like
+    (``global:manager_roles``): it mirrors upstream and serves SOC.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.manager_like
+    """
+    return _is_manager_like(config("global"))
+
+
 def settings(channel=None):
     """
     The effective state of each channel and of airgap, with the reason.
@@ -248,10 +303,8 @@ def settings(channel=None):
         if name in errors:
             return False, f"invalid pillar: {errors[name]}"
         if airgap["enabled"]:
-            return False, f"airgapped ({airgap['reason']}); pillar {key} is ignored"
-        if not pillar_on:
-            return False, f"pillar {key} is false"
-        return True, f"pillar {key} is true"
+            return False, f"airgapped ({airgap['reason']}); {key} is ignored"
+        return bool(pillar_on), f"{key} is {'true' if pillar_on else 'false'} ({_origin(key)})"
 
     soc_on, soc_reason = decide("soc", soc_pillar, "soc:telemetryEnabled")
     os_on, os_reason = decide("os_updates", os_pillar, "patch:os:enabled")
@@ -276,7 +329,35 @@ def settings(channel=None):
     }
 
 
+def _origin(key):
+    """Where the value of ``key`` (``a:b:c``) comes from: a pillar, or the
+    shipped default because no pillar sets it."""
+    cur = _pillar()
+    for part in key.split(":"):
+        if not isinstance(cur, dict) or part not in cur:
+            comp = key.split(":")[0]
+            return f"default of salt://{FORMULA}/{comp}/defaults.yaml; no pillar sets it"
+        cur = cur[part]
+    return "set in pillar"
+
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_INTERVALS = ("seconds", "minutes", "hours", "days")
+_TIME_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _int(value, key, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise CommandExecutionError(f"pillar key '{key}' must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
 def _schedule_choice(patch):
+    """``(name, timing)`` of the schedule ``patch:os:schedule_to_run`` names,
+    validated. Security Onion 2.4's shape, ``{splay: N, schedule: {hours: N}}``
+    or ``{splay: N, schedule: {Monday: ['08:00', ...], ...}}``, becomes Salt
+    scheduler keywords (``hours``/``when``, ``splay``); the flat shape of
+    earlier releases of this library (``{hours: 8, splay: 1800}``) is read too."""
     name = _get(patch, ("os", "schedule_to_run"), "patch:os:schedule_to_run")
     schedules = _get(patch, ("os", "schedules"), "patch:os:schedules")
     if not isinstance(schedules, dict):
@@ -286,10 +367,180 @@ def _schedule_choice(patch):
             f"pillar key 'patch:os:schedule_to_run' names an unknown schedule {name!r}; "
             f"known: {', '.join(sorted(map(str, schedules)))}"
         )
+    key = f"patch:os:schedules:{name}"
     sched = schedules[name]
     if not isinstance(sched, dict):
-        raise CommandExecutionError(f"pillar key 'patch:os:schedules:{name}' must be a mapping, got {sched!r}")
-    return name, sched
+        raise CommandExecutionError(f"pillar key '{key}' must be a mapping like {{splay: 900, schedule: {{hours: 8}}}}, "
+                                    f"got {sched!r}")
+    unknown = set(sched) - {"splay", "schedule", *_INTERVALS}
+    if unknown:
+        raise CommandExecutionError(
+            f"pillar key '{key}' has unknown keys {sorted(map(str, unknown))}; "
+            "expected splay and schedule (e.g. {splay: 900, schedule: {hours: 8}})"
+        )
+    timing = {}
+    splay = sched.get("splay", 0)
+    if _int(splay, f"{key}:splay", 0, 86400):
+        timing["splay"] = splay
+    when = sched.get("schedule")
+    flat = {k: sched[k] for k in _INTERVALS if k in sched}
+    if when is None and flat:
+        when, key_when = flat, key
+    elif when is not None and not flat:
+        key_when = f"{key}:schedule"
+    else:
+        raise CommandExecutionError(
+            f"pillar key '{key}' must hold exactly one 'schedule' (e.g. {{hours: 8}} or {{Monday: ['08:00']}}), "
+            f"got {sched!r}"
+        )
+    if not isinstance(when, dict) or not when:
+        raise CommandExecutionError(f"pillar key '{key_when}' must be a mapping like {{hours: 8}}, got {when!r}")
+    intervals = [k for k in when if k in _INTERVALS]
+    days = [k for k in when if k in _WEEKDAYS]
+    other = [k for k in when if k not in _INTERVALS and k not in _WEEKDAYS]
+    if other or (intervals and days) or len(intervals) > 1:
+        raise CommandExecutionError(
+            f"pillar key '{key_when}' must be one of {', '.join(_INTERVALS)} or weekday names "
+            f"({', '.join(_WEEKDAYS)}) with lists of HH:MM times, got {when!r}"
+        )
+    if intervals:
+        unit = intervals[0]
+        timing[unit] = _int(when[unit], f"{key_when}:{unit}", 1, 10**6)
+    else:
+        timing["when"] = []
+        for day in _WEEKDAYS:
+            if day not in when:
+                continue
+            times = when[day]
+            if isinstance(times, str):
+                times = [times]
+            if not isinstance(times, list) or not times or not all(
+                isinstance(t, str) and _TIME_RE.fullmatch(t) for t in times
+            ):
+                raise CommandExecutionError(
+                    f"pillar key '{key_when}:{day}' must be a list of HH:MM times like ['08:00'], got {when[day]!r}"
+                )
+            timing["when"].extend(f"{day} {t}" for t in times)
+    return name, timing
+
+
+def owners():
+    """
+    Who writes each artefact, ``{artefact: "library" | "host"}`` (pillar
+    ``so_telemetry:owners``). Where the host tree (Security Onion's own
+    states) owns one, this library writes nothing there and only reports
+    whether the host's file matches the effective setting.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.owners
+    """
+    conf = config(FORMULA).get("owners")
+    if not isinstance(conf, dict):
+        raise CommandExecutionError(f"pillar key '{FORMULA}:owners' must be a mapping, got {conf!r}")
+    unknown = set(conf) - set(ARTEFACTS)
+    if unknown:
+        raise CommandExecutionError(
+            f"pillar key '{FORMULA}:owners' has unknown artefacts {sorted(map(str, unknown))}; "
+            f"known: {', '.join(ARTEFACTS)}"
+        )
+    out = {}
+    for art in ARTEFACTS:
+        val = conf.get(art, "library")
+        if val not in ("library", "host"):
+            raise CommandExecutionError(f"pillar key '{FORMULA}:owners:{art}' must be library or host, got {val!r}")
+        out[art] = val
+    return out
+
+
+def job_names():
+    """Salt schedule job names: ``{"highstate": name, "patch": name, "legacy": [...]}``."""
+    conf = config(FORMULA).get("jobs") or {}
+    names = {}
+    for key in ("highstate", "patch"):
+        val = conf.get(key)
+        if not isinstance(val, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", val):
+            raise CommandExecutionError(f"pillar key '{FORMULA}:jobs:{key}' must be a job name, got {val!r}")
+        names[key] = val
+    legacy = conf.get("legacy") or []
+    if not isinstance(legacy, list) or not all(isinstance(n, str) and n for n in legacy):
+        raise CommandExecutionError(f"pillar key '{FORMULA}:jobs:legacy' must be a list of job names, got {legacy!r}")
+    names["legacy"] = [n for n in legacy if n not in (names["highstate"], names["patch"])]
+    return names
+
+
+def resync_job():
+    """
+    The grid resync job (``state.highstate`` every ``resync:highstate``
+    interval, ``maxrunning``, splay, no run at start), validated:
+    ``{"name": ..., "job": {...}}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.resync_job
+    """
+    conf = config("resync").get("highstate")
+    if not isinstance(conf, dict):
+        raise CommandExecutionError(f"pillar key 'resync:highstate' must be a mapping, got {conf!r}")
+    run_on_start = conf.get("run_on_start", False)
+    job = {
+        "function": "state.highstate",
+        "maxrunning": _int(conf.get("maxrunning"), "resync:highstate:maxrunning", 1, 10),
+        "run_on_start": _strict_bool(run_on_start, "resync:highstate:run_on_start"),
+        "return_job": False,
+    }
+    if conf.get("seconds") is not None:
+        job["seconds"] = _int(conf.get("seconds"), "resync:highstate:seconds", 1, 86400)
+    else:
+        job["minutes"] = _int(conf.get("minutes"), "resync:highstate:minutes", 1, 1440)
+    splay = _int(conf.get("splay", 0), "resync:highstate:splay", 0, 3600)
+    if splay:
+        job["splay"] = splay
+    return {"name": job_names()["highstate"], "job": job}
+
+
+def resync_interval():
+    """The resync interval in words (``15 minutes``), from ``resync:highstate``."""
+    job = resync_job()["job"]
+    for unit in ("minutes", "seconds"):
+        if unit in job:
+            value = job[unit]
+            return f"{value} {unit if value != 1 else unit[:-1]}"
+    return "the resync interval"
+
+
+def patch_job():
+    """
+    The automatic OS update job, validated: ``{"name": ..., "job": {...}}``
+    while OS updates are on, ``{"name": ..., "job": None, "reason": ...}``
+    when they are off or the grid is airgapped (the job must be absent).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.patch_job
+    """
+    state = settings("os_updates")
+    name = job_names()["patch"]
+    if not state["os_updates"]["enabled"]:
+        return {"name": name, "job": None, "reason": state["os_updates"]["reason"]}
+    sched_name, timing = _schedule_choice(config("patch"))
+    # run_on_start False: adding or changing the schedule (or restarting the
+    # minion) must not start an OS update there and then.
+    job = {
+        "function": "state.sls",
+        "job_args": [f"{FORMULA}.patch.os"],
+        "maxrunning": 1,
+        "run_on_start": False,
+        "return_job": False,
+    }
+    job.update(timing)
+    return {"name": name, "job": job, "schedule": sched_name, "reason": state["os_updates"]["reason"]}
 
 
 # --------------------------------------------------------------------------
@@ -468,10 +719,124 @@ def _manager_host(glob):
     return host
 
 
+_PROXY_SCHEMES = ("http", "https")
+_SECRET = "********"
+
+
+def proxy(hosts=None):
+    """
+    The upstream proxy from Security Onion's ``manager:proxy``
+    (``http://[user:password@]host:port``) and ``manager:no_proxy`` (comma
+    list of host names or domain suffixes), validated. ``{}`` when unset.
+    With ``hosts``, ``applies`` tells whether the proxy is used for them
+    (not when every one of them is in ``no_proxy``). The password is in
+    ``password``; never log or report it (see :func:`proxy_public`).
+    """
+    conf = config("manager")
+    url = conf.get("proxy")
+    if url in (None, ""):
+        return {}
+    key = "manager:proxy"
+    if not isinstance(url, str) or not _SAFE_TEXT_RE.fullmatch(url) or any(c.isspace() for c in url):
+        raise CommandExecutionError(f"pillar key '{key}' has a value that would break the repository file")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise CommandExecutionError(f"pillar key '{key}' must look like http://host:port, got an invalid URL") from None
+    if parts.scheme not in _PROXY_SCHEMES or not parts.hostname or port is None:
+        raise CommandExecutionError(
+            f"pillar key '{key}' must look like http://[user:password@]host:port (scheme http or https, a host "
+            f"and a port), got {_redact_url(url)!r}"
+        )
+    host = parts.hostname
+    if not (_HOST_RE.fullmatch(host) or _is_ip(host)):
+        raise CommandExecutionError(f"pillar key '{key}' has an invalid host {host!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise CommandExecutionError(f"pillar key '{key}' must be scheme://host:port only, got {_redact_url(url)!r}")
+    netloc_host = f"[{host}]" if ":" in host else host
+    out = {
+        "url": f"{parts.scheme}://{netloc_host}:{port}",
+        "username": urllib.parse.unquote(parts.username) if parts.username else "",
+        "password": urllib.parse.unquote(parts.password) if parts.password else "",
+    }
+    for field in ("username", "password"):
+        if not _SAFE_TEXT_RE.fullmatch(out[field]) or out[field] != out[field].strip():
+            raise CommandExecutionError(f"pillar key '{key}' has a {field} that would break the repository file")
+    no_proxy = conf.get("no_proxy") or ""
+    if not isinstance(no_proxy, str) or not re.fullmatch(r"[A-Za-z0-9.,:*_\[\] -]*", no_proxy):
+        raise CommandExecutionError(f"pillar key 'manager:no_proxy' must be a comma list of host names, got {no_proxy!r}")
+    out["no_proxy"] = [h.strip().lower().lstrip("*") for h in no_proxy.split(",") if h.strip()]
+    if hosts is not None:
+        out["applies"] = not all(_bypassed(h, out["no_proxy"]) for h in hosts)
+    return out
+
+
+def _is_ip(text):
+    import ipaddress  # pylint: disable=import-outside-toplevel
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _bypassed(host, no_proxy):
+    host = (host or "").lower()
+    for entry in no_proxy:
+        if entry == "*" or not entry:
+            return True
+        entry = entry.lstrip(".")
+        if host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+def _redact_url(url):
+    """``url`` with any password replaced by ``********``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:{_SECRET}@{netloc[-1]}"))
+    except ValueError:
+        return "<invalid URL>"
+
+
+def proxy_public(hosts=None):
+    """:func:`proxy` with the password masked: what reports and states show."""
+    out = proxy(hosts)
+    if out.get("password"):
+        out["password"] = _SECRET
+    return out
+
+
+def file_spec(comp):
+    """``{"user", "group", "mode"}`` of the files a component renders
+    (``<comp>:file_user``, ``file_group``, ``file_mode``). Numeric ids stay
+    numbers, so they work where the account does not exist."""
+    conf = config(comp)
+    spec = {}
+    for field in ("user", "group"):
+        val = conf.get(f"file_{field}")
+        if isinstance(val, str) and val.isdigit():
+            val = int(val)
+        if isinstance(val, bool) or not (
+            (isinstance(val, int) and 0 <= val < 2**31) or (isinstance(val, str) and re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", val))
+        ):
+            raise CommandExecutionError(f"pillar key '{comp}:file_{field}' must be an account name or a number, got {val!r}")
+        spec[field] = val
+    spec["mode"] = "0" + oct(file_mode(comp))[2:].zfill(3)
+    return spec
+
+
 def repo_definition():
     """
     The repository definition this node gets: ``mode`` (upstream, airgap,
-    node), ``baseurls``, ``gpgkey`` and the file path.
+    node), ``baseurls``, ``gpgkey``, the upstream ``proxy`` (password
+    masked), the file path, owner and mode.
 
     CLI Example:
 
@@ -515,6 +880,17 @@ def repo_definition():
             raise CommandExecutionError(f"pillar key 'repo:{key}' has a value that would break the file: {val!r}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", repo["id"]):
         raise CommandExecutionError(f"pillar key 'repo:id' must be a plain word, got {repo['id']!r}")
+    # The proxy is the manager's way out to upstream: nodes reach their
+    # manager directly, airgapped grids reach nothing.
+    prox = {}
+    if mode == "upstream":
+        hosts = [urllib.parse.urlsplit(u).hostname for u in urls + [gpgkey]]
+        prox = proxy_public(hosts)
+        if prox and not prox["applies"]:
+            prox = {}
+    spec = file_spec("repo")
+    if prox.get("password"):
+        spec["mode"] = "0600"  # holds a secret: never world- or group-readable
     return {
         "mode": mode,
         "path": path(repo["path"]),
@@ -523,18 +899,22 @@ def repo_definition():
         "baseurls": urls,
         "gpgkey": gpgkey,
         "query": query_params() if mode == "upstream" else {},
+        "proxy": prox,
+        "file": spec,
+        "secret": bool(prox.get("password")),
     }
 
 
 def repo_file():
-    """Text of the yum/dnf ``.repo`` file for this node."""
+    """Text of the yum/dnf ``.repo`` file for this node (it holds the proxy
+    password when ``manager:proxy`` has one: then the file is mode 0600)."""
     import configparser  # pylint: disable=import-outside-toplevel
     import io  # pylint: disable=import-outside-toplevel
 
     definition = repo_definition()
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str
-    parser[definition["id"]] = {
+    section = {
         "name": definition["description"],
         "baseurl": "\n".join(definition["baseurls"]),
         "enabled": "1",
@@ -544,6 +924,14 @@ def repo_file():
         "sslverify": "1",
         "skip_if_unavailable": "0",
     }
+    if definition["proxy"]:
+        real = proxy()
+        section["proxy"] = real["url"]
+        if real["username"]:
+            section["proxy_username"] = real["username"]
+        if real["password"]:
+            section["proxy_password"] = real["password"]
+    parser[definition["id"]] = section
     out = io.StringIO()
     out.write(
         "# Managed by so-telemetry (Salt). Local edits are overwritten.\n"
@@ -560,27 +948,161 @@ def repo_file():
     return text
 
 
-_GTM_LOADER = """\
-// Managed by so-telemetry (Salt): SOC Telemetry is ON (pillar soc:telemetryEnabled).
-// Loads Google Tag Manager container {container} over TLS from {host}.
-// Turn it off: so-telemetry disable soc (or search "SOC Telemetry" in Configuration).
-(function (w, d, container) {{
-  w.dataLayer = w.dataLayer || [];
-  w.dataLayer.push({{ "gtm.start": new Date().getTime(), event: "gtm.js" }});
-  var first = d.getElementsByTagName("script")[0];
-  var tag = d.createElement("script");
-  tag.async = true;
-  tag.src = "{url}?id=" + encodeURIComponent(container);
-  first.parentNode.insertBefore(tag, first);
-}})(window, document, "{container}");
-"""
+# --------------------------------------------------------------------------
+# SOC
+
+
+def _analytics_settings():
+    soc = config("soc")
+    analytics = soc.get("analytics")
+    if not isinstance(analytics, dict):
+        raise CommandExecutionError(f"pillar key 'soc:analytics' must be a mapping, got {analytics!r}")
+    container = analytics.get("container_id")
+    if not isinstance(container, str) or not re.fullmatch(r"GTM-[A-Z0-9]{4,12}", container):
+        raise CommandExecutionError(f"pillar key 'soc:analytics:container_id' must look like GTM-XXXXXXX, got {container!r}")
+    url = _check_https(analytics.get("url"), "soc:analytics:url")
+    template = analytics.get("template")
+    if not isinstance(template, str) or not re.fullmatch(r"[A-Za-z0-9_./-]+\.jinja", template) or ".." in template:
+        raise CommandExecutionError(f"pillar key 'soc:analytics:template' must name a file under soc/files, got {template!r}")
+    return {
+        "path": path(analytics.get("path", "")),
+        "container": container,
+        "url": url,
+        "host": urllib.parse.urlsplit(url).hostname,
+        "src": f"{url}?id={container}",
+        "template": template,
+    }
+
+
+def analytics_js():
+    """
+    The SOC analytics loader for this node: the Google Tag Manager loader
+    (template ``salt://so_telemetry/soc/files/<soc:analytics:template>``)
+    when SOC Telemetry is on, an empty text when it is off or the grid is
+    airgapped, so the browser loads nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.analytics_js
+    """
+    import jinja2  # pylint: disable=import-outside-toplevel
+
+    conf = _analytics_settings()
+    if not settings("soc")["soc"]["enabled"]:
+        return ""
+    text = _formula_file(f"soc/files/{conf['template']}")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    try:
+        return env.from_string(text).render(
+            container=conf["container"], url=conf["url"], host=conf["host"], src=conf["src"]
+        )
+    except jinja2.TemplateError as exc:
+        raise CommandExecutionError(f"soc/files/{conf['template']} does not render: {exc}") from exc
+
+
+def _owned_soc_config():
+    """The keys this library owns in soc.json: pillar ``soc:config`` and the
+    effective flag at ``server:client:telemetryEnabled``."""
+    cfg = config("soc").get("config")
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, dict):
+        raise CommandExecutionError(f"pillar key 'soc:config' must be a mapping, got {cfg!r}")
+    cfg = copy.deepcopy(cfg)
+    server = cfg.setdefault("server", {})
+    if not isinstance(server, dict) or not isinstance(server.setdefault("client", {}), dict):
+        raise CommandExecutionError("pillar key 'soc:config:server:client' must be a mapping")
+    server["client"]["telemetryEnabled"] = settings("soc")["soc"]["enabled"]
+    return cfg
+
+
+def soc_json(existing=None, source=None):
+    """
+    Text of SOC's ``soc.json`` with the keys this library owns merged into
+    ``existing`` (the file's current text; None when there is no file).
+    Every other key and value is kept; when nothing owned differs the
+    existing text is returned unchanged (so the file is not rewritten). A
+    file that is not a JSON object is refused, naming ``source``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.soc_json
+    """
+    import json  # pylint: disable=import-outside-toplevel
+
+    owned = _owned_soc_config()
+    if existing is None:
+        base = {}
+    else:
+        try:
+            base = json.loads(existing)
+        except ValueError as exc:
+            raise CommandExecutionError(
+                f"{source or 'soc.json'} is not valid JSON ({exc}); refusing to overwrite SOC's configuration"
+            ) from None
+        if not isinstance(base, dict):
+            raise CommandExecutionError(f"{source or 'soc.json'} does not hold a JSON object; refusing to overwrite it")
+    merged = salt.utils.dictupdate.merge_recurse(copy.deepcopy(base), owned)
+    if existing is not None and merged == base:
+        return existing
+    try:
+        # Security Onion renders soc.json sorted, with four-space indents.
+        return json.dumps(merged, indent=4, sort_keys=True) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise CommandExecutionError(f"pillar key 'soc:config' cannot be written as JSON: {exc}") from exc
+
+
+def _read_text(fname):
+    try:
+        with open(fname, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def soc_json_path():
+    return path(config("soc").get("config_path", ""))
+
+
+def paths(strict=True):
+    """
+    Where each file artefact lives on this node, ``{artefact: path}`` (under
+    ``so_telemetry_root`` when that minion option is set). With
+    ``strict=False`` a bad component pillar falls back to the defaults, so
+    the clean states can always find the files.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.paths
+    """
+    soc = config("soc", strict=strict)
+    analytics = soc.get("analytics") if isinstance(soc.get("analytics"), dict) else {}
+    defaults = _load_defaults("soc")
+
+    def pick(value, default):
+        return value if isinstance(value, str) and value.startswith("/") else default
+
+    repo = config("repo", strict=strict)
+    return {
+        "analytics": path(pick(analytics.get("path"), defaults["analytics"]["path"]) if not strict
+                          else analytics.get("path", "")),
+        "soc_json": path(pick(soc.get("config_path"), defaults["config_path"]) if not strict
+                         else soc.get("config_path", "")),
+        "repo": path(pick(repo.get("path"), _load_defaults("repo")["path"]) if not strict else repo.get("path", "")),
+    }
 
 
 def soc_files():
     """
-    The SOC files for this node, ``{path: text}``: the analytics loader (an
-    empty file when SOC Telemetry is off or the grid is airgapped) and
-    ``soc.json`` carrying the effective telemetry flag.
+    The SOC files for this node, ``{path: text}``: the analytics loader
+    (empty when SOC Telemetry is off or the grid is airgapped) and
+    ``soc.json`` as it would be after merging (see :func:`soc_json`).
 
     CLI Example:
 
@@ -588,32 +1110,10 @@ def soc_files():
 
         salt-call telemetry.soc_files
     """
-    import json  # pylint: disable=import-outside-toplevel
-
-    soc = config("soc")
-    enabled = settings("soc")["soc"]["enabled"]
-    analytics = soc.get("analytics") or {}
-    container = analytics.get("container_id")
-    if not isinstance(container, str) or not re.fullmatch(r"GTM-[A-Z0-9]{4,12}", container):
-        raise CommandExecutionError(f"pillar key 'soc:analytics:container_id' must look like GTM-XXXXXXX, got {container!r}")
-    url = _check_https(analytics.get("url"), "soc:analytics:url")
-    host = urllib.parse.urlsplit(url).hostname
-    script = _GTM_LOADER.format(container=container, url=url, host=host) if enabled else ""
-    cfg = soc.get("config")
-    if not isinstance(cfg, dict):
-        raise CommandExecutionError(f"pillar key 'soc:config' must be a mapping, got {cfg!r}")
-    cfg = copy.deepcopy(cfg)
-    server = cfg.setdefault("server", {})
-    if not isinstance(server, dict) or not isinstance(server.setdefault("client", {}), dict):
-        raise CommandExecutionError("pillar key 'soc:config:server:client' must be a mapping")
-    server["client"]["telemetryEnabled"] = enabled
-    try:
-        text = json.dumps(cfg, indent=2, sort_keys=True) + "\n"
-    except (TypeError, ValueError) as exc:
-        raise CommandExecutionError(f"pillar key 'soc:config' cannot be written as JSON: {exc}") from exc
+    json_path = soc_json_path()
     return {
-        path(analytics.get("path", "")): script,
-        path(soc.get("config_path", "")): text,
+        _analytics_settings()["path"]: analytics_js(),
+        json_path: soc_json(_read_text(json_path), json_path),
     }
 
 
@@ -627,6 +1127,133 @@ def file_mode(comp):
     if not isinstance(mode, str) or not re.fullmatch(r"0?[0-7]{3}", mode):
         raise CommandExecutionError(f"pillar key '{comp}:file_mode' must be an octal mode like '0600', got {mode!r}")
     return int(mode, 8)
+
+
+# --------------------------------------------------------------------------
+# artefacts owned by the host tree: does the host's file match the setting?
+
+
+def _schedule_conf():
+    conf_dir = os.path.dirname(__opts__.get("conf_file") or "/etc/salt/minion")
+    return os.path.join(conf_dir, __opts__.get("default_include", "minion.d/*.conf").split("/")[0], "_schedule.conf")
+
+
+def saved_schedule():
+    """The minion's saved schedule (``minion.d/_schedule.conf``), ``{job: settings}``."""
+    text = _read_text(_schedule_conf())
+    if not text:
+        return {}
+    try:
+        data = salt.utils.yaml.safe_load(text) or {}
+    except Exception as exc:  # pylint: disable=broad-except
+        raise CommandExecutionError(f"{_schedule_conf()} is not valid YAML: {exc}") from exc
+    sched = data.get("schedule") if isinstance(data, dict) else None
+    return sched if isinstance(sched, dict) else {}
+
+
+def _job_enabled(job):
+    return isinstance(job, dict) and job.get("enabled", True) is not False
+
+
+def host_checks():
+    """
+    For every artefact the host tree owns (``so_telemetry:owners``), whether
+    the host's file or job matches the effective telemetry setting:
+    ``{artefact: {"path", "matches": True|False|None, "detail"}}``
+    (``None``: the host's artefact does not say).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.host_checks
+    """
+    import configparser  # pylint: disable=import-outside-toplevel
+    import json  # pylint: disable=import-outside-toplevel
+
+    own = owners()
+    state = settings()
+    out = {}
+    soc_on = state["soc"]["enabled"]
+    if own["analytics"] == "host":
+        conf = _analytics_settings()
+        text = _read_text(conf["path"])
+        loads = bool(text) and conf["host"] in text
+        if text is None:
+            matches, detail = (not soc_on), "the host tree has not written it (the browser loads nothing)"
+        elif loads == soc_on:
+            matches = True
+            detail = "loads Tag Manager, as SOC Telemetry is on" if loads else "loads no Tag Manager, as SOC Telemetry is off"
+        elif loads:
+            matches = False
+            detail = f"SOC Telemetry is off ({state['soc']['reason']}) but the host's file still loads {conf['host']}"
+        else:
+            matches = False
+            detail = "SOC Telemetry is on but the host's file loads no Tag Manager"
+        out["analytics"] = {"path": conf["path"], "matches": matches, "detail": detail}
+    if own["soc_json"] == "host":
+        fname = soc_json_path()
+        text = _read_text(fname)
+        try:
+            data = json.loads(text) if text is not None else None
+        except ValueError:
+            data = "invalid"
+        flag = None
+        if isinstance(data, dict):
+            flag = ((data.get("server") or {}).get("client") or {}).get("telemetryEnabled")
+        if text is None:
+            matches, detail = None, "the host tree has not written it"
+        elif not isinstance(data, dict):
+            matches, detail = False, "not a valid JSON object"
+        elif flag is None:
+            matches, detail = None, "does not carry server.client.telemetryEnabled (SOC decides by analytics.js)"
+        else:
+            matches = flag is soc_on
+            detail = f"server.client.telemetryEnabled is {str(flag).lower()}, effective setting {str(soc_on).lower()}"
+        out["soc_json"] = {"path": fname, "matches": matches, "detail": detail}
+    if own["repo"] == "host":
+        fname = path(config("repo")["path"])
+        text = _read_text(fname)
+        urls = []
+        if text is not None:
+            parser = configparser.ConfigParser(interpolation=None, strict=False)
+            try:
+                parser.read_string(text)
+                for sec in parser.sections():
+                    urls.extend(u for u in parser[sec].get("baseurl", "").split() if u)
+            except configparser.Error:
+                urls = ["<unparsable>"]
+        queried = [u for u in urls if urllib.parse.urlsplit(u).query]
+        external = [u for u in urls if urllib.parse.urlsplit(u).scheme not in ("file", "")]
+        if text is None:
+            matches, detail = None, "the host tree has not written it"
+        elif state["airgap"]["enabled"] and external:
+            matches, detail = False, f"airgapped, but the host's repository file names {len(external)} network URL(s)"
+        elif queried and not state["os_updates"]["telemetry"]:
+            matches, detail = False, "OS Updates Telemetry is off but the host's repository URLs carry a query"
+        else:
+            matches, detail = True, f"{len(urls)} baseurl(s), {len(queried)} with a query"
+        out["repo"] = {"path": fname, "matches": matches, "detail": detail}
+    names = job_names()
+    sched = None
+    for art, job_name in (("highstate_schedule", names["highstate"]), ("patch_schedule", names["patch"])):
+        if own[art] != "host":
+            continue
+        if sched is None:
+            sched = saved_schedule()
+        present = _job_enabled(sched.get(job_name))
+        where = f"schedule job {job_name}"
+        if art == "highstate_schedule":
+            matches, detail = present, "present" if present else "absent or disabled: the grid does not resync"
+        elif state["os_updates"]["enabled"]:
+            matches = present
+            detail = "present, as OS updates are on" if present else "OS updates are on but the host has no such job"
+        else:
+            matches = not present
+            detail = ("absent, as OS updates are off" if not present
+                      else f"OS updates are off ({state['os_updates']['reason']}) but the host's job is still enabled")
+        out[art] = {"path": where, "matches": matches, "detail": detail}
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -649,6 +1276,11 @@ def report():
     soc = config("soc")
     repo = config("repo")
     soc_host = urllib.parse.urlsplit(str(soc["analytics"]["url"])).hostname
+    every = resync_interval()
+    try:
+        prox = proxy_public()
+    except CommandExecutionError as exc:
+        prox = {"error": str(exc)}
     os_hosts = [urllib.parse.urlsplit(str(m)).hostname for m in repo["upstream"]["mirrors"]]
     os_hosts.append(urllib.parse.urlsplit(str(repo["upstream"]["gpgkey"])).hostname)
     fields = _fields()
@@ -678,7 +1310,7 @@ def report():
             "tls": True,
             "retention": soc.get("retention"),
             "change": "so-telemetry disable soc | enable soc, or search 'SOC Telemetry' in the "
-            "Configuration screen; takes effect at the next grid resync (within 15 minutes, or "
+            f"Configuration screen; takes effect at the next grid resync (within {every}, or "
             "so-telemetry sync), then hard-refresh the browser (CTRL+SHIFT+R)",
         },
         "os_updates": {
@@ -697,9 +1329,13 @@ def report():
             "(libdnf (<OS name> <version>; <variant>; Linux.<arch>)), inherent to dnf's requests",
             "tls": True,
             "change": "so-telemetry disable os-updates | enable os-updates, or search 'patch' in the "
-            "Configuration screen; takes effect at the next grid resync (within 15 minutes, or "
+            f"Configuration screen; takes effect at the next grid resync (within {every}, or "
             "so-telemetry sync)",
+            "proxy": prox if state["os_updates"]["telemetry"] else {},
         },
+        "resync": every,
+        "owners": owners(),
+        "host_checks": host_checks(),
         "spec": SPEC_URL,
     }
 
@@ -708,16 +1344,15 @@ def report():
 # audit
 
 
-def _schedule_conf():
-    conf_dir = os.path.dirname(__opts__.get("conf_file") or "/etc/salt/minion")
-    return os.path.join(conf_dir, __opts__.get("default_include", "minion.d/*.conf").split("/")[0], "_schedule.conf")
-
-
 def rendered_files():
-    """Every file this library renders on this node."""
-    files = [repo_definition()["path"], *soc_files()]
-    files.append(_schedule_conf())
-    return files
+    """Every file this library renders (or, where the host tree owns it,
+    would render) on this node."""
+    return [
+        path(config("repo")["path"]),
+        _analytics_settings()["path"],
+        soc_json_path(),
+        _schedule_conf(),
+    ]
 
 
 def _host_allowed(host, allowed):
@@ -768,7 +1403,9 @@ def audit(extra_files=None):
                     ok = _host_allowed(host, allowed)
                     hits.append({"file": fname, "line": lineno, "host": host, "url": match.group(0), "allowed": ok})
     failures = [h for h in hits if not h["allowed"]]
-    result = not failures
+    checks = host_checks()
+    mismatches = {art: chk for art, chk in checks.items() if chk["matches"] is False}
+    result = not failures and not mismatches
     if not result:
         __context__["retcode"] = 1
     return {
@@ -777,4 +1414,6 @@ def audit(extra_files=None):
         "scanned": scanned,
         "hosts": sorted({h["host"] for h in hits}),
         "failures": failures,
+        "host_checks": checks,
+        "mismatches": mismatches,
     }

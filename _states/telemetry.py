@@ -1,22 +1,23 @@
 """
-States that render Security Onion telemetry artefacts from the decisions of
-the ``telemetry`` execution module.
+States that put Security Onion telemetry artefacts in place. They only
+orchestrate: the ``telemetry`` execution module decides *what* (contents,
+owner, mode, schedule jobs, whether this library or the host tree writes an
+artefact) and Salt's own states do the writing: ``file.managed`` (ownership,
+mode, diffs, ``test=True``, atomic replacement) and ``schedule.present`` /
+``schedule.absent``.
 
-Each state compares first and returns early when nothing would change (no
-write, no mtime change); under ``test=True`` it returns ``result: None`` with
-exactly the changes a real run would make and writes nothing; otherwise it
-writes atomically (temporary file in the same directory, fsync, rename) and
-reports ``{old, new}`` changes. A bad pillar value fails the state with a
-message naming the key, and nothing on disk changes.
+A bad pillar value fails the state with a message naming the key, and
+nothing on disk changes. Where pillar ``so_telemetry:owners`` gives an
+artefact to the host tree, the state writes nothing and says whether the
+host's file matches the effective setting. If another state of the same run
+also manages the artefact, the state refuses rather than become a second
+writer.
 
 .. code-block:: yaml
 
-    so-telemetry-soc-config-telemetry-soc_config:
-      telemetry.soc_config: []
+    /opt/so/conf/soc/analytics.js:
+      telemetry.analytics_managed: []
 """
-
-import os
-import tempfile
 
 from salt.exceptions import CommandExecutionError
 
@@ -29,214 +30,230 @@ def __virtual__():
     return __virtualname__
 
 
-def _ret(name):
-    return {"name": name, "changes": {}, "result": True, "comment": ""}
+def _ret(name, result=True, comment=""):
+    return {"name": name, "changes": {}, "result": result, "comment": comment}
 
 
-def _read(path):
+def _refused(name, exc, what="nothing written"):
+    return _ret(name, False, f"Refused, {what}: {exc}")
+
+
+def _warnings():
+    """A malformed airgap value is handled fail-closed; say so where the
+    admin watches the highstate."""
     try:
-        with open(path, "rb") as fh:
-            return fh.read().decode("utf-8", errors="replace"), os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        return None, None
+        malformed = __salt__["telemetry.settings"]()["airgap"]["malformed"]
+    except CommandExecutionError:
+        return []
+    return [f"{m}: treated as airgapped (fail closed); fix the value" for m in malformed]
 
 
-def _atomic_write(path, text, mode):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".so-telemetry-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _other_writer(kind, name):
+    """``(sls, id)`` of another state in this run that manages ``name`` with
+    state module ``kind`` (``file`` or ``schedule``), or None."""
+    for chunk in globals().get("__lowstate__") or []:
+        if not isinstance(chunk, dict) or chunk.get("state") != kind:
+            continue
+        if chunk.get("name") == name:
+            return chunk.get("__sls__"), chunk.get("__id__")
+    return None
 
 
-def _plan(files, mode):
-    """{path: change} for every file whose content or mode differs."""
-    plan = {}
-    for path, text in files.items():
-        old, old_mode = _read(path)
-        change = {}
-        if old != text:
-            change["old"] = old
-            change["new"] = text
-        if old is not None and old_mode != mode:
-            change["mode"] = {"old": oct(old_mode)[2:].zfill(4), "new": oct(mode)[2:].zfill(4)}
-        if old is None:
-            change["mode"] = {"old": None, "new": oct(mode)[2:].zfill(4)}
-        if change:
-            plan[path] = change
-    return plan
+def _host_owned(name, artefact, kind, target):
+    """The return of a state whose artefact the host tree owns (or None when
+    this library owns it). Refuses when the library owns it but another
+    state in this run writes it too."""
+    owner = __salt__["telemetry.owners"]()[artefact]
+    other = _other_writer(kind, target)
+    if owner == "library":
+        if other:
+            return _ret(
+                name, False,
+                f"Refused, nothing written: state {other[1]} ({other[0]}) also manages {target}; one writer only. "
+                f"Set pillar so_telemetry:owners:{artefact}: host to let it own {target}, or remove that state.",
+            )
+        return None
+    check = __salt__["telemetry.host_checks"]().get(artefact) or {}
+    verdict = {True: "matches the effective setting", False: "DOES NOT match the effective setting",
+               None: "does not say"}[check.get("matches")]
+    return _ret(
+        name, True,
+        f"Owned by the host tree (so_telemetry:owners:{artefact}: host): not written. "
+        f"{target}: {verdict}: {check.get('detail', '')}".rstrip(": "),
+    )
 
 
-def _manage(name, render, mode_of):
-    ret = _ret(name)
-    try:
-        files = render()
-        mode = mode_of()
-    except CommandExecutionError as exc:
-        ret["result"] = False
-        ret["comment"] = f"Refused, nothing written: {exc}"
-        return ret
-    plan = _plan(files, mode)
-    if not plan:
-        ret["comment"] = "Files already in the correct state: " + ", ".join(sorted(files))
-        return ret
-    ret["changes"] = plan
-    if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = "Would update: " + ", ".join(sorted(plan))
-        return ret
-    for path, change in plan.items():
-        if "new" in change:
-            _atomic_write(path, files[path], mode)
-        else:
-            os.chmod(path, mode)
-    ret["comment"] = "Updated: " + ", ".join(sorted(plan))
+def _file(name, path, contents, spec, secret=False):
+    """``file.managed`` with the decided contents, owner and mode."""
+    if path != name:
+        return _ret(name, False, f"Refused, nothing written: name must be the configured path {path}")
+    kwargs = {
+        "contents": contents,
+        "user": spec["user"],
+        "group": spec["group"],
+        "mode": spec["mode"],
+        "makedirs": True,
+        "dir_mode": "0755",
+    }
+    if secret:
+        # the file holds a password: no diff in the state's changes or logs
+        kwargs["show_changes"] = False
+    return __states__["file.managed"](name, **kwargs)
+
+
+def _with_warnings(ret):
+    warnings = _warnings()
+    if warnings:
+        ret.setdefault("warnings", []).extend(warnings)
     return ret
 
 
-def soc_config(name):
+def analytics_managed(name):
     """
-    Render the SOC analytics loader (empty when SOC Telemetry is off or the
-    grid is airgapped) and ``soc.json`` with the effective telemetry flag.
+    SOC's analytics loader at ``name`` (``soc:analytics:path``): the Google
+    Tag Manager loader when SOC Telemetry is on, an empty file when it is off
+    or the grid is airgapped. Owner and mode from ``soc:file_user``,
+    ``file_group``, ``file_mode`` (939:939 0600).
+    """
+    try:
+        owned = _host_owned(name, "analytics", "file", name)
+        if owned:
+            return _with_warnings(owned)
+        spec = __salt__["telemetry.file_spec"]("soc")
+        path = __salt__["telemetry.paths"]()["analytics"]
+        contents = __salt__["telemetry.analytics_js"]()
+    except CommandExecutionError as exc:
+        return _with_warnings(_refused(name, exc))
+    return _with_warnings(_file(name, path, contents, spec))
 
-    name
-        Any label; the files come from ``soc:analytics:path`` and
-        ``soc:config_path``.
+
+def soc_json_managed(name):
     """
-    return _manage(name, __salt__["telemetry.soc_files"], lambda: __salt__["telemetry.file_mode"]("soc"))
+    SOC's ``soc.json`` at ``name`` (``soc:config_path``): the keys this
+    library owns (the effective ``server.client.telemetryEnabled`` and
+    ``soc:config``) merged into the existing file, every other key kept. A
+    file that is not valid JSON is refused and left as it is.
+    """
+    try:
+        owned = _host_owned(name, "soc_json", "file", name)
+        if owned:
+            return owned
+        path = __salt__["telemetry.paths"]()["soc_json"]
+        spec = __salt__["telemetry.file_spec"]("soc")
+        try:
+            with open(name, encoding="utf-8") as fh:
+                existing = fh.read()
+        except FileNotFoundError:
+            existing = None
+        contents = __salt__["telemetry.soc_json"](existing, name)
+    except (CommandExecutionError, OSError) as exc:
+        return _refused(name, exc)
+    return _file(name, path, contents, spec)
 
 
 def repo_managed(name):
     """
-    Render the yum/dnf repository definition: upstream mirrors with the
-    telemetry query (manager-like, updates on), without it (updates off), the
-    local repository (airgapped) or the manager's repository (nodes).
+    The yum/dnf repository definition at ``name`` (``repo:path``): upstream
+    mirrors with the telemetry query (manager-like, updates on), without it
+    (updates off), the local repository (airgapped) or the manager's
+    repository (nodes); the upstream proxy (``manager:proxy``) on
+    manager-like nodes. ``root:root 0644``; 0600 and no diff when it holds a
+    proxy password.
     """
-
-    def render():
+    try:
+        owned = _host_owned(name, "repo", "file", name)
+        if owned:
+            return _with_warnings(owned)
         definition = __salt__["telemetry.repo_definition"]()
-        return {definition["path"]: __salt__["telemetry.repo_file"]()}
+        contents = __salt__["telemetry.repo_file"]()
+    except CommandExecutionError as exc:
+        return _with_warnings(_refused(name, exc))
+    return _with_warnings(_file(name, definition["path"], contents, definition["file"], secret=definition["secret"]))
 
-    return _manage(name, render, lambda: __salt__["telemetry.file_mode"]("repo"))
+
+def _schedule_kwargs(offline):
+    return {"offline": True} if offline else {}
 
 
-def _schedule(name, job, offline):
-    present = __states__["schedule.present"]
-    kwargs = dict(job)
-    if offline:
-        kwargs["offline"] = True
-    ret = present(name, **kwargs)
-    # schedule.present answers test=True with result True: say None when it
-    # predicts a change, as every other state does.
-    would = ret.get("changes") or "would be" in ret.get("comment", "").lower()
-    if __opts__["test"] and ret.get("result") is True and would:
+def _test_result(ret):
+    # schedule.present/absent answer test=True with result True: say None
+    # when they predict a change, as every other state does.
+    if __opts__["test"] and ret.get("result") is True and (
+        ret.get("changes") or "would" in ret.get("comment", "").lower()
+    ):
         ret["result"] = None
-        ret["changes"] = ret.get("changes") or {name: {"old": None, "new": job}}
     return ret
 
 
-def _absent(name, offline, why):
-    kwargs = {"offline": True} if offline else {}
-    ret = __states__["schedule.absent"](name, **kwargs)
+def _present(name, job, offline):
+    ret = __states__["schedule.present"](name, **job, **_schedule_kwargs(offline))
     if __opts__["test"] and ret.get("result") is True and "would" in ret.get("comment", "").lower():
-        ret["result"] = None
+        ret["changes"] = ret.get("changes") or {name: {"old": None, "new": job}}
+    return _test_result(ret)
+
+
+def _absent(name, offline, why=None):
+    ret = __states__["schedule.absent"](name, **_schedule_kwargs(offline))
+    if __opts__["test"] and ret.get("result") is True and "would" in ret.get("comment", "").lower():
         ret["changes"] = {name: {"old": "present", "new": None}}
-    ret["comment"] = f"{ret.get('comment', '')} ({why})".strip()
+    if why:
+        ret["comment"] = f"{ret.get('comment', '')} ({why})".strip()
+    return _test_result(ret)
+
+
+def _legacy_absent(ret, offline):
+    """Remove the job names earlier releases of this library used, so a grid
+    never runs two copies of one job."""
+    names = __salt__["telemetry.job_names"]()["legacy"]
+    saved = set(__salt__["telemetry.saved_schedule"]())
+    live = set(__opts__.get("schedule") or {})
+    for legacy in names:
+        if legacy not in saved and legacy not in live:
+            continue
+        sub = _absent(legacy, offline, "replaced by " + ret["name"])
+        if sub.get("changes"):
+            ret["changes"][legacy] = sub["changes"].get(legacy, sub["changes"])
+        if sub.get("result") is False:
+            ret["result"] = False
+        elif sub.get("result") is None and ret["result"] is True:
+            ret["result"] = None
+        ret["comment"] = f"{ret['comment']}; {sub.get('comment', '')}".strip("; ")
     return ret
 
 
-def _int(value, key, low, high):
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CommandExecutionError(f"pillar key '{key}' must be a whole number from {low} to {high}, got {value!r}")
-    return value
-
-
-def _bool(value, key):
-    if not isinstance(value, bool):
-        raise CommandExecutionError(f"pillar key '{key}' must be true or false, got {value!r}")
-    return value
-
-
-def highstate_schedule(name="highstate", offline=False):
-    """
-    The grid resync: ``state.highstate`` every ``resync:highstate:minutes``
-    (15) with ``maxrunning: 1``, a splay, and no run at start.
-    """
-    ret = _ret(name)
+def _job_state(name, artefact, build, offline):
     try:
-        conf = __salt__["telemetry.config"]("resync")["highstate"]
-        job = {
-            "function": "state.highstate",
-            "maxrunning": _int(conf.get("maxrunning"), "resync:highstate:maxrunning", 1, 10),
-            "run_on_start": _bool(conf.get("run_on_start", False), "resync:highstate:run_on_start"),
-            "return_job": False,
-        }
-        if conf.get("seconds") is not None:
-            job["seconds"] = _int(conf.get("seconds"), "resync:highstate:seconds", 1, 86400)
-        else:
-            job["minutes"] = _int(conf.get("minutes"), "resync:highstate:minutes", 1, 1440)
-        splay = _int(conf.get("splay"), "resync:highstate:splay", 0, 3600)
-        if splay:
-            job["splay"] = splay
-    except (CommandExecutionError, KeyError, TypeError) as exc:
-        ret["result"] = False
-        ret["comment"] = f"Refused, schedule unchanged: {exc}"
-        return ret
-    return _schedule(name, job, offline)
+        decided = build()
+        if decided["name"] != name:
+            return _ret(name, False, f"Refused, schedule unchanged: name must be the configured job {decided['name']}")
+        owned = _host_owned(name, artefact, "schedule", name)
+        if owned:
+            return owned
+    except CommandExecutionError as exc:
+        return _refused(name, exc, "schedule unchanged")
+    if decided["job"] is None:
+        ret = _absent(name, offline, decided.get("reason"))
+    else:
+        ret = _present(name, decided["job"], offline)
+    ret.setdefault("changes", {})
+    return _legacy_absent(ret, offline)
 
 
-def patch_schedule(name="patch_os", offline=False):
+def highstate_schedule(name="highstate_schedule", offline=False):
     """
-    The automatic OS update schedule (``state.sls patch.os``) from
-    ``patch:os:schedule_to_run``; absent when OS updates are off or the grid
-    is airgapped, whatever the pillar says.
+    The grid resync job ``name`` (``so_telemetry:jobs:highstate``, Security
+    Onion's ``highstate_schedule``): ``state.highstate`` every
+    ``resync:highstate`` interval (15 minutes), ``maxrunning: 1``, a splay,
+    no run at start. The job is built by ``telemetry.resync_job``.
     """
-    ret = _ret(name)
-    try:
-        state = __salt__["telemetry.settings"]("os_updates")
-        patch = __salt__["telemetry.config"]("patch")
-        sched_name = patch["os"]["schedule_to_run"]
-        sched = dict(patch["os"]["schedules"][sched_name])
-    except (CommandExecutionError, KeyError, TypeError) as exc:
-        ret["result"] = False
-        ret["comment"] = f"Refused, schedule unchanged: {exc}"
-        return ret
-    if not state["os_updates"]["enabled"]:
-        return _absent(name, offline, state["os_updates"]["reason"])
-    allowed = {"seconds", "minutes", "hours", "days", "when", "cron", "splay", "range"}
-    unknown = set(sched) - allowed
-    if unknown:
-        ret["result"] = False
-        ret["comment"] = (
-            f"Refused, schedule unchanged: pillar key 'patch:os:schedules:{sched_name}' has unknown "
-            f"keys {sorted(unknown)}; allowed: {sorted(allowed)}"
-        )
-        return ret
-    for key in ("seconds", "minutes", "hours", "days", "splay"):
-        if key in sched:
-            try:
-                _int(sched[key], f"patch:os:schedules:{sched_name}:{key}", 0 if key == "splay" else 1, 10**6)
-            except CommandExecutionError as exc:
-                ret["result"] = False
-                ret["comment"] = f"Refused, schedule unchanged: {exc}"
-                return ret
-    # run_on_start False: adding or changing the schedule (or restarting the
-    # minion) must not start an OS update there and then.
-    job = {
-        "function": "state.sls",
-        "job_args": ["patch.os"],
-        "maxrunning": 1,
-        "run_on_start": False,
-        "return_job": False,
-    }
-    job.update(sched)
-    return _schedule(name, job, offline)
+    return _job_state(name, "highstate_schedule", __salt__["telemetry.resync_job"], offline)
+
+
+def patch_schedule(name="patch_os_schedule", offline=False):
+    """
+    The automatic OS update job ``name`` (Security Onion's
+    ``patch_os_schedule``) from ``patch:os:schedule_to_run``; absent when OS
+    updates are off or the grid is airgapped, whatever the pillar says. The
+    job is built by ``telemetry.patch_job``.
+    """
+    return _job_state(name, "patch_schedule", __salt__["telemetry.patch_job"], offline)

@@ -120,7 +120,7 @@ def main(argv=None):
         reposdirs, queries = {}, {}
         for case in CASES:
             box = Sandbox(work / f"sandbox-{case}", pillar=pillar_for(case, primary, alt))
-            ret = box.salt_call("state.apply", "repo")
+            ret = box.salt_call("state.apply", "so_telemetry.repo")
             state = next(v for v in ret.values() if v.get("__id__") == SID)
             assert state["result"] is True, state
             queries[case] = box.salt_call("telemetry.query_params")

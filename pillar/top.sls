@@ -8,3 +8,4 @@ base:
     - global.soc_global
     - soc.soc_soc
     - patch.soc_patch
+    - manager.soc_manager

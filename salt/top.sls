@@ -1,16 +1,6 @@
-{#- Highstate targeting by the `role` grain. Manager-like roles (the list in
-    global/defaults.yaml) get the SOC states; every minion gets the resync
-    schedule, its repository definition (the telemetry module picks upstream,
-    manager or local) and the OS update schedule. #}
-{%- import_yaml "global/defaults.yaml" as global_defaults %}
-{%- set roles = salt["pillar.get"]("global:manager_roles", global_defaults.global.manager_roles) %}
-{%- set manager_like = [] %}
-{%- for role in roles %}{% do manager_like.append("G@role:" ~ role) %}{% endfor %}
+{#- Highstate for a grid that runs only this library. On a Security Onion
+    manager, add `so_telemetry` to the host tree's own top file instead (and
+    see pillar so_telemetry:owners). #}
 base:
   '*':
-    - schedule
-    - repo
-    - patch.os.schedule
-  '{{ manager_like | join(" or ") }}':
-    - match: compound
-    - soc
+    - so_telemetry

@@ -77,7 +77,7 @@ def upstream_pillar(first_port, second_port, **extra):
 def render(make_sandbox, grains=None, pillar=None):
     """A sandbox minion with a distinctive identity, the repo state applied."""
     box = make_sandbox(grains={**IDENTITY_GRAINS, **(grains or {})}, pillar=pillar, minion_id=MINION_ID)
-    ret = state_results(box.salt_call("state.apply", "repo"))[SID]
+    ret = state_results(box.salt_call("state.apply", "so_telemetry.repo"))[SID]
     assert ret["result"] is True, ret
     path = box.path(REPO_FILE)
     assert path.is_file()

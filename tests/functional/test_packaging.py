@@ -14,10 +14,11 @@ def test_entry_point_exposes_modules_without_file_roots(sandbox, tmp_path):
     assert state["airgap"]["enabled"] is True
     assert state["soc"]["enabled"] is False and "airgap" in state["soc"]["reason"]
     assert sandbox.salt_call("sys.list_state_functions", "telemetry") == [
+        "telemetry.analytics_managed",
         "telemetry.highstate_schedule",
         "telemetry.patch_schedule",
         "telemetry.repo_managed",
-        "telemetry.soc_config",
+        "telemetry.soc_json_managed",
     ]
 
 

@@ -33,12 +33,12 @@ def parse(text):
 def test_repo_file(make_sandbox, case, test_mode):
     grains, pillar, mode = CASES[case]
     box = make_sandbox(grains=grains, pillar=pillar)
-    predicted = state_results(box.salt_call("state.apply", "repo", "test=True"))[SID]
+    predicted = state_results(box.salt_call("state.apply", "so_telemetry.repo", "test=True"))[SID]
     assert predicted["result"] is None and list(predicted["changes"]) == [str(box.path(REPO_FILE))]
     assert box.files() == {}
     if test_mode:
         return
-    ret = state_results(box.salt_call("state.apply", "repo"))[SID]
+    ret = state_results(box.salt_call("state.apply", "so_telemetry.repo"))[SID]
     assert ret["result"] is True and ret["changes"] == predicted["changes"]
     text = box.path(REPO_FILE).read_text()
     section = parse(text)
@@ -66,7 +66,7 @@ def test_repo_file(make_sandbox, case, test_mode):
         assert "securityonion.net" not in text and "?" not in text and query == {}
     assert box.path(REPO_FILE).stat().st_mode & 0o777 == 0o644
     before = box.snapshot()
-    again = state_results(box.salt_call("state.apply", "repo"))[SID]
+    again = state_results(box.salt_call("state.apply", "so_telemetry.repo"))[SID]
     assert again["changes"] == {} and box.snapshot() == before
 
 
@@ -94,11 +94,11 @@ HOSTILE = {
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_hostile_values_are_refused_and_file_kept(sandbox, case):
     pillar, key = HOSTILE[case]
-    sandbox.salt_call("state.apply", "repo")
+    sandbox.salt_call("state.apply", "so_telemetry.repo")
     before = sandbox.snapshot()
     sandbox.set_pillar(pillar)
     for test_mode in ("test=True", "test=False"):
-        ret = state_results(sandbox.salt_call("state.apply", "repo", test_mode, check=False))[SID]
+        ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.repo", test_mode, check=False))[SID]
         assert ret["result"] is False, ret
         assert key in ret["comment"], ret["comment"]
         assert ret["changes"] == {}
@@ -111,7 +111,7 @@ def sched(box):
 
 @pytest.mark.parametrize("test_mode", [True, False], ids=["test", "real"])
 def test_schedules_present(sandbox, test_mode):
-    ret = state_results(sandbox.salt_call("state.apply", "schedule,patch.os.schedule", f"test={test_mode}"))
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule", f"test={test_mode}"))
     hs = ret["so-telemetry-resync-telemetry-highstate_schedule"]
     po = ret["so-telemetry-patch-os-schedule-telemetry-patch_schedule"]
     if test_mode:
@@ -127,7 +127,7 @@ def test_schedules_present(sandbox, test_mode):
     assert jobs["patch_os"]["hours"] == 8 and jobs["patch_os"]["splay"] == 1800
     assert jobs["patch_os"]["run_on_start"] is False, "adding the schedule must not start an OS update"
     before = sandbox.snapshot()
-    again = state_results(sandbox.salt_call("state.apply", "schedule,patch.os.schedule"))
+    again = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule"))
     assert all(v["changes"] == {} for v in again.values())
     assert sandbox.snapshot() == before
 
@@ -142,26 +142,26 @@ def test_schedules_present(sandbox, test_mode):
     ids=["disabled", "airgap-grain", "airgap-malformed-pillar"],
 )
 def test_patch_schedule_absent_when_off(sandbox, grains, pillar):
-    sandbox.salt_call("state.apply", "schedule,patch.os.schedule")
+    sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule")
     assert "patch_os" in sched(sandbox)
     sandbox.set_grains(**grains)
     sandbox.set_pillar(pillar)
-    predicted = state_results(sandbox.salt_call("state.apply", "patch.os.schedule", "test=True"))
+    predicted = state_results(sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule", "test=True"))
     po = predicted["so-telemetry-patch-os-schedule-telemetry-patch_schedule"]
     assert po["result"] is None and po["changes"] == {"patch_os": {"old": "present", "new": None}}
     assert "patch_os" in sched(sandbox)
-    sandbox.salt_call("state.apply", "schedule,patch.os.schedule")
+    sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule")
     jobs = sched(sandbox)
     assert "patch_os" not in jobs and "highstate" in jobs, "resync is not telemetry: it stays"
 
 
 def test_schedule_choice_and_unknown_name(sandbox):
     sandbox.set_pillar({"patch": {"os": {"schedule_to_run": "weekly"}}})
-    sandbox.salt_call("state.apply", "patch.os.schedule")
+    sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule")
     assert sched(sandbox)["patch_os"]["days"] == 7
     before = sandbox.snapshot()
     sandbox.set_pillar({"patch": {"os": {"schedule_to_run": "fortnightly"}}})
-    ret = state_results(sandbox.salt_call("state.apply", "patch.os.schedule", check=False))
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule", check=False))
     po = ret["so-telemetry-patch-os-schedule-telemetry-patch_schedule"]
     assert po["result"] is False
     assert "patch:os:schedule_to_run" in po["comment"] and "fortnightly" in po["comment"]
@@ -170,11 +170,11 @@ def test_schedule_choice_and_unknown_name(sandbox):
 
 def test_resync_interval_from_pillar(sandbox):
     sandbox.set_pillar({"resync": {"highstate": {"minutes": 5, "splay": 30}}})
-    sandbox.salt_call("state.apply", "schedule")
+    sandbox.salt_call("state.apply", "so_telemetry.resync")
     job = sched(sandbox)["highstate"]
     assert job["minutes"] == 5 and job["splay"] == 30
     sandbox.set_pillar({"resync": {"highstate": {"minutes": "soon"}}})
-    ret = state_results(sandbox.salt_call("state.apply", "schedule", check=False))
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync", check=False))
     hs = ret["so-telemetry-resync-telemetry-highstate_schedule"]
     assert hs["result"] is False and "resync:highstate:minutes" in hs["comment"]
     assert sched(sandbox)["highstate"]["minutes"] == 5
@@ -186,7 +186,7 @@ def test_resync_interval_from_pillar(sandbox):
 ], ids=["disabled", "airgapped"])
 def test_patch_run_does_nothing_when_off(make_sandbox, grains, pillar, why):
     box = make_sandbox(grains=grains, pillar=pillar)
-    ret = state_results(box.salt_call("state.apply", "patch.os"))
+    ret = state_results(box.salt_call("state.apply", "so_telemetry.patch.os"))
     assert "so-telemetry-patch-os-pkg-uptodate" not in ret
     note = ret["so-telemetry-patch-os-test-show_notification"]
     assert note["result"] is True and why in note["comment"]

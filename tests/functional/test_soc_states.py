@@ -44,7 +44,7 @@ def reloads(box):
 def test_soc_files(soc_sandbox, case, test_mode):
     grains, pillar, enabled = CASES[case]
     box = soc_sandbox(grains, pillar)
-    predicted = state_results(box.salt_call("state.apply", "soc", "test=True"))
+    predicted = state_results(box.salt_call("state.apply", "so_telemetry.soc", "test=True"))
     assert predicted[SID]["result"] is None
     assert set(predicted[SID]["changes"]) == {str(box.path(ANALYTICS)), str(box.path(SOC_JSON))}
     assert box.files() == {}, "test=True wrote files"
@@ -52,7 +52,7 @@ def test_soc_files(soc_sandbox, case, test_mode):
     if test_mode:
         return
 
-    ret = state_results(box.salt_call("state.apply", "soc"))
+    ret = state_results(box.salt_call("state.apply", "so_telemetry.soc"))
     assert ret[SID]["result"] is True
     assert ret[SID]["changes"] == predicted[SID]["changes"], "test=True did not predict the real run"
     files = box.files()
@@ -71,7 +71,7 @@ def test_soc_files(soc_sandbox, case, test_mode):
     assert reloads(box) == 1, "SOC reload must fire once when a SOC file changed"
 
     before = box.snapshot()
-    again = state_results(box.salt_call("state.apply", "soc"))
+    again = state_results(box.salt_call("state.apply", "so_telemetry.soc"))
     assert again[SID]["changes"] == {}
     assert again[SID]["result"] is True
     assert box.snapshot() == before, "second run rewrote a file (content, mode or mtime)"
@@ -80,10 +80,10 @@ def test_soc_files(soc_sandbox, case, test_mode):
 
 def test_toggle_reports_old_and_new(soc_sandbox):
     box = soc_sandbox({}, {})
-    box.salt_call("state.apply", "soc")
+    box.salt_call("state.apply", "so_telemetry.soc")
     old_script = box.path(ANALYTICS).read_text()
     box.set_pillar({"soc": {"telemetryEnabled": False, "reload_cmd": f"sh -c 'echo reload >> {box.marker}'"}})
-    ret = state_results(box.salt_call("state.apply", "soc"))
+    ret = state_results(box.salt_call("state.apply", "so_telemetry.soc"))
     change = ret[SID]["changes"][str(box.path(ANALYTICS))]
     assert change == {"old": old_script, "new": ""}
     assert reloads(box) == 2
@@ -94,7 +94,7 @@ def test_pillar_config_merges_but_cannot_force_telemetry(soc_sandbox):
         {"airgap": True},
         {"soc": {"config": {"server": {"developerEnabled": True, "client": {"telemetryEnabled": True}}}}},
     )
-    box.salt_call("state.apply", "soc")
+    box.salt_call("state.apply", "so_telemetry.soc")
     soc = json.loads(box.path(SOC_JSON).read_text())
     assert soc["server"]["developerEnabled"] is True
     assert soc["server"]["client"]["docsUrl"] == "/docs/", "defaults lost in the merge"
@@ -105,10 +105,10 @@ def test_pillar_config_merges_but_cannot_force_telemetry(soc_sandbox):
 @pytest.mark.parametrize("bad", ["maybe", 2, ["yes"]], ids=["maybe", "int", "list"])
 def test_bad_value_fails_naming_key_and_changes_nothing(soc_sandbox, bad):
     box = soc_sandbox({}, {})
-    box.salt_call("state.apply", "soc")
+    box.salt_call("state.apply", "so_telemetry.soc")
     before = box.snapshot()
     box.set_pillar({"soc": {"telemetryEnabled": bad, "reload_cmd": f"sh -c 'echo reload >> {box.marker}'"}})
-    ret = state_results(box.salt_call("state.apply", "soc", check=False))
+    ret = state_results(box.salt_call("state.apply", "so_telemetry.soc", check=False))
     assert ret[SID]["result"] is False
     assert "soc:telemetryEnabled" in ret[SID]["comment"]
     assert repr(bad) in ret[SID]["comment"]
@@ -131,10 +131,10 @@ def test_bad_soc_value_does_not_hold_up_the_other_channel(sandbox):
 
 def test_missing_reload_command_is_said_not_failed(sandbox):
     sandbox.set_pillar({"soc": {"reload_cmd": "so-soc-restart-not-installed-here"}})
-    ret = state_results(sandbox.salt_call("state.apply", "soc"))
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.soc"))
     notice = ret["so-telemetry-soc-config-test-show_notification-no-reload"]
     assert notice["result"] is True and "is not installed here" in notice["comment"]
-    again = state_results(sandbox.salt_call("state.apply", "soc"))
+    again = state_results(sandbox.salt_call("state.apply", "so_telemetry.soc"))
     assert again["so-telemetry-soc-config-test-show_notification-no-reload"]["comment"].startswith(
         "State was not run because none of the onchanges reqs changed"
     )

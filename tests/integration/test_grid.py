@@ -167,7 +167,7 @@ def test_sync_is_idempotent_with_progress_and_summary(grid):
 
 def test_patch_os_schedule_waits_for_its_interval(grid):
     grid.set_pillar({})
-    grid.salt(MANAGER, "state.apply", "patch.os.schedule")
+    grid.salt(MANAGER, "state.apply", "so_telemetry.patch.os.schedule")
     assert grid.schedule(MANAGER)["patch_os"].get("run_on_start") is False
 
 
@@ -204,7 +204,7 @@ def test_sync_config_errors_exit_2(grid, tmp_path):
 def test_wrong_type_resync_seconds_fails_naming_the_key(grid):
     grid.set_pillar({}, so_sensor={"resync": {"highstate": {"seconds": "5"}}})
     try:
-        ret = grid.salt(SENSOR, "state.apply", "resync")
+        ret = grid.salt(SENSOR, "state.apply", "so_telemetry.resync")
         data = ret.data.get(SENSOR, ret.data)  # a single-minion return comes unwrapped
         (state,) = data.values()
         assert state["result"] is False and "resync:highstate:seconds" in state["comment"], state

@@ -1,3 +1,0 @@
-{#- The grid resync schedule (`highstate` every 15 minutes), see resync/. #}
-include:
-  - resync

@@ -1,0 +1,2 @@
+include:
+  - so_telemetry.soc.config
