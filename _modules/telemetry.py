@@ -456,7 +456,9 @@ def owners():
 
 
 def job_names():
-    """Salt schedule job names: ``{"highstate": name, "patch": name, "legacy": [...]}``."""
+    """Salt schedule job names: ``{"highstate": name, "patch": name,
+    "legacy": {"highstate": [...], "patch": [...]}}`` (names earlier
+    releases used, removed where found)."""
     conf = config(FORMULA).get("jobs") or {}
     names = {}
     for key in ("highstate", "patch"):
@@ -464,10 +466,15 @@ def job_names():
         if not isinstance(val, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", val):
             raise CommandExecutionError(f"pillar key '{FORMULA}:jobs:{key}' must be a job name, got {val!r}")
         names[key] = val
-    legacy = conf.get("legacy") or []
-    if not isinstance(legacy, list) or not all(isinstance(n, str) and n for n in legacy):
-        raise CommandExecutionError(f"pillar key '{FORMULA}:jobs:legacy' must be a list of job names, got {legacy!r}")
-    names["legacy"] = [n for n in legacy if n not in (names["highstate"], names["patch"])]
+    legacy = conf.get("legacy") or {}
+    names["legacy"] = {}
+    for key in ("highstate", "patch"):
+        old = legacy.get(key) or [] if isinstance(legacy, dict) else None
+        if not isinstance(old, list) or not all(isinstance(n, str) and n for n in old):
+            raise CommandExecutionError(
+                f"pillar key '{FORMULA}:jobs:legacy:{key}' must be a list of job names, got {old!r}"
+            )
+        names["legacy"][key] = [n for n in old if n not in (names["highstate"], names["patch"])]
     return names
 
 

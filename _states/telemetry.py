@@ -48,23 +48,24 @@ def _warnings():
     return [f"{m}: treated as airgapped (fail closed); fix the value" for m in malformed]
 
 
-def _other_writer(kind, name):
-    """``(sls, id)`` of another state in this run that manages ``name`` with
-    state module ``kind`` (``file`` or ``schedule``), or None."""
+def _other_writer(targets):
+    """``(sls, id)`` of another state in this run that manages one of
+    ``targets`` (``(state module, name)`` pairs, e.g. ``("file", path)``,
+    ``("pkgrepo", "securityonion")``), or None."""
     for chunk in globals().get("__lowstate__") or []:
-        if not isinstance(chunk, dict) or chunk.get("state") != kind:
+        if not isinstance(chunk, dict) or chunk.get("state") == __virtualname__:
             continue
-        if chunk.get("name") == name:
+        if (chunk.get("state"), chunk.get("name")) in targets:
             return chunk.get("__sls__"), chunk.get("__id__")
     return None
 
 
-def _host_owned(name, artefact, kind, target):
+def _host_owned(name, artefact, kind, target, also=()):
     """The return of a state whose artefact the host tree owns (or None when
     this library owns it). Refuses when the library owns it but another
     state in this run writes it too."""
     owner = __salt__["telemetry.owners"]()[artefact]
-    other = _other_writer(kind, target)
+    other = _other_writer({(kind, target), *also})
     if owner == "library":
         if other:
             return _ret(
@@ -89,6 +90,8 @@ def _file(name, path, contents, spec, secret=False):
         return _ret(name, False, f"Refused, nothing written: name must be the configured path {path}")
     kwargs = {
         "contents": contents,
+        # the bytes are decided by the telemetry module: no added newline
+        "contents_newline": False,
         "user": spec["user"],
         "group": spec["group"],
         "mode": spec["mode"],
@@ -161,10 +164,11 @@ def repo_managed(name):
     proxy password.
     """
     try:
-        owned = _host_owned(name, "repo", "file", name)
+        definition = __salt__["telemetry.repo_definition"]()
+        # Security Onion writes the same file with pkgrepo.managed
+        owned = _host_owned(name, "repo", "file", name, also=[("pkgrepo", definition["id"])])
         if owned:
             return _with_warnings(owned)
-        definition = __salt__["telemetry.repo_definition"]()
         contents = __salt__["telemetry.repo_file"]()
     except CommandExecutionError as exc:
         return _with_warnings(_refused(name, exc))
@@ -195,16 +199,16 @@ def _present(name, job, offline):
 def _absent(name, offline, why=None):
     ret = __states__["schedule.absent"](name, **_schedule_kwargs(offline))
     if __opts__["test"] and ret.get("result") is True and "would" in ret.get("comment", "").lower():
-        ret["changes"] = {name: {"old": "present", "new": None}}
+        ret["changes"] = {name: "removed"}  # what the real run reports
     if why:
         ret["comment"] = f"{ret.get('comment', '')} ({why})".strip()
     return _test_result(ret)
 
 
-def _legacy_absent(ret, offline):
-    """Remove the job names earlier releases of this library used, so a grid
-    never runs two copies of one job."""
-    names = __salt__["telemetry.job_names"]()["legacy"]
+def _legacy_absent(ret, kind, offline):
+    """Remove the job names earlier releases of this library used for this
+    job, so a grid never runs two copies of one job."""
+    names = __salt__["telemetry.job_names"]()["legacy"][kind]
     saved = set(__salt__["telemetry.saved_schedule"]())
     live = set(__opts__.get("schedule") or {})
     for legacy in names:
@@ -221,7 +225,7 @@ def _legacy_absent(ret, offline):
     return ret
 
 
-def _job_state(name, artefact, build, offline):
+def _job_state(name, artefact, kind, build, offline):
     try:
         decided = build()
         if decided["name"] != name:
@@ -236,7 +240,7 @@ def _job_state(name, artefact, build, offline):
     else:
         ret = _present(name, decided["job"], offline)
     ret.setdefault("changes", {})
-    return _legacy_absent(ret, offline)
+    return _legacy_absent(ret, kind, offline)
 
 
 def highstate_schedule(name="highstate_schedule", offline=False):
@@ -246,7 +250,7 @@ def highstate_schedule(name="highstate_schedule", offline=False):
     ``resync:highstate`` interval (15 minutes), ``maxrunning: 1``, a splay,
     no run at start. The job is built by ``telemetry.resync_job``.
     """
-    return _job_state(name, "highstate_schedule", __salt__["telemetry.resync_job"], offline)
+    return _job_state(name, "highstate_schedule", "highstate", __salt__["telemetry.resync_job"], offline)
 
 
 def patch_schedule(name="patch_os_schedule", offline=False):
@@ -256,4 +260,4 @@ def patch_schedule(name="patch_os_schedule", offline=False):
     updates are off or the grid is airgapped, whatever the pillar says. The
     job is built by ``telemetry.patch_job``.
     """
-    return _job_state(name, "patch_schedule", __salt__["telemetry.patch_job"], offline)
+    return _job_state(name, "patch_schedule", "patch", __salt__["telemetry.patch_job"], offline)

@@ -1,6 +1,7 @@
 """Repository definition and schedules through the real salt-call."""
 
 import configparser
+import json
 import urllib.parse
 
 import pytest
@@ -9,6 +10,10 @@ from tests.conftest import state_results
 
 REPO_FILE = "/etc/yum.repos.d/securityonion.repo"
 SID = "so-telemetry-repo-telemetry-repo_managed"
+HS = "highstate_schedule"  # Security Onion 2.4's job names
+PO = "patch_os_schedule"
+HS_SID = "so-telemetry-resync-telemetry-highstate_schedule"
+PO_SID = "so-telemetry-patch-os-schedule-telemetry-patch_schedule"
 
 CASES = {
     # grains, pillar, expected mode
@@ -34,12 +39,13 @@ def test_repo_file(make_sandbox, case, test_mode):
     grains, pillar, mode = CASES[case]
     box = make_sandbox(grains=grains, pillar=pillar)
     predicted = state_results(box.salt_call("state.apply", "so_telemetry.repo", "test=True"))[SID]
-    assert predicted["result"] is None and list(predicted["changes"]) == [str(box.path(REPO_FILE))]
+    assert predicted["result"] is None and predicted["changes"], predicted
+    assert predicted["name"] == str(box.path(REPO_FILE)), "the state is named after the file it manages"
     assert box.files() == {}
     if test_mode:
         return
     ret = state_results(box.salt_call("state.apply", "so_telemetry.repo"))[SID]
-    assert ret["result"] is True and ret["changes"] == predicted["changes"]
+    assert ret["result"] is True and ret["changes"]
     text = box.path(REPO_FILE).read_text()
     section = parse(text)
     urls = section["baseurl"].split()
@@ -64,7 +70,9 @@ def test_repo_file(make_sandbox, case, test_mode):
     else:
         assert urls == ["https://manager.example.lan/repo/"]
         assert "securityonion.net" not in text and "?" not in text and query == {}
-    assert box.path(REPO_FILE).stat().st_mode & 0o777 == 0o644
+    st = box.path(REPO_FILE).stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o644)
+    assert "proxy" not in text
     before = box.snapshot()
     again = state_results(box.salt_call("state.apply", "so_telemetry.repo"))[SID]
     assert again["changes"] == {} and box.snapshot() == before
@@ -115,17 +123,18 @@ def test_schedules_present(sandbox, test_mode):
     hs = ret["so-telemetry-resync-telemetry-highstate_schedule"]
     po = ret["so-telemetry-patch-os-schedule-telemetry-patch_schedule"]
     if test_mode:
-        assert hs["result"] is None and hs["changes"] == {"highstate": "added"}
-        assert po["result"] is None and po["changes"] == {"patch_os": "added"}
+        assert hs["result"] is None and hs["changes"] == {HS: "added"}
+        assert po["result"] is None and po["changes"] == {PO: "added"}
         assert sched(sandbox) == {}
         return
     jobs = sched(sandbox)
-    assert jobs["highstate"]["function"] == "state.highstate"
-    assert jobs["highstate"]["minutes"] == 15 and jobs["highstate"]["maxrunning"] == 1
-    assert jobs["highstate"]["splay"] == 120 and jobs["highstate"]["run_on_start"] is False
-    assert jobs["patch_os"]["function"] == "state.sls" and jobs["patch_os"]["args"] == ["patch.os"]
-    assert jobs["patch_os"]["hours"] == 8 and jobs["patch_os"]["splay"] == 1800
-    assert jobs["patch_os"]["run_on_start"] is False, "adding the schedule must not start an OS update"
+    assert set(jobs) == {HS, PO}, "Security Onion's job names, one job each"
+    assert jobs[HS]["function"] == "state.highstate"
+    assert jobs[HS]["minutes"] == 15 and jobs[HS]["maxrunning"] == 1
+    assert jobs[HS]["splay"] == 120 and jobs[HS]["run_on_start"] is False
+    assert jobs[PO]["function"] == "state.sls" and jobs[PO]["args"] == ["so_telemetry.patch.os"]
+    assert jobs[PO]["hours"] == 8 and jobs[PO]["splay"] == 900, "Security Onion's auto schedule"
+    assert jobs[PO]["run_on_start"] is False, "adding the schedule must not start an OS update"
     before = sandbox.snapshot()
     again = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule"))
     assert all(v["changes"] == {} for v in again.values())
@@ -143,22 +152,23 @@ def test_schedules_present(sandbox, test_mode):
 )
 def test_patch_schedule_absent_when_off(sandbox, grains, pillar):
     sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule")
-    assert "patch_os" in sched(sandbox)
+    assert PO in sched(sandbox)
     sandbox.set_grains(**grains)
     sandbox.set_pillar(pillar)
     predicted = state_results(sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule", "test=True"))
     po = predicted["so-telemetry-patch-os-schedule-telemetry-patch_schedule"]
-    assert po["result"] is None and po["changes"] == {"patch_os": {"old": "present", "new": None}}
-    assert "patch_os" in sched(sandbox)
+    assert po["result"] is None and po["changes"] == {PO: "removed"}
+    assert PO in sched(sandbox)
     sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule")
     jobs = sched(sandbox)
-    assert "patch_os" not in jobs and "highstate" in jobs, "resync is not telemetry: it stays"
+    assert PO not in jobs and HS in jobs, "resync is not telemetry: it stays"
 
 
 def test_schedule_choice_and_unknown_name(sandbox):
-    sandbox.set_pillar({"patch": {"os": {"schedule_to_run": "weekly"}}})
+    sandbox.set_pillar({"patch": {"os": {"schedule_to_run": "monday"}}})
     sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule")
-    assert sched(sandbox)["patch_os"]["days"] == 7
+    job = sched(sandbox)[PO]
+    assert job["when"] == ["Monday 08:00"] and job["splay"] == 900 and "hours" not in job
     before = sandbox.snapshot()
     sandbox.set_pillar({"patch": {"os": {"schedule_to_run": "fortnightly"}}})
     ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule", check=False))
@@ -171,17 +181,17 @@ def test_schedule_choice_and_unknown_name(sandbox):
 def test_resync_interval_from_pillar(sandbox):
     sandbox.set_pillar({"resync": {"highstate": {"minutes": 5, "splay": 30}}})
     sandbox.salt_call("state.apply", "so_telemetry.resync")
-    job = sched(sandbox)["highstate"]
+    job = sched(sandbox)[HS]
     assert job["minutes"] == 5 and job["splay"] == 30
     sandbox.set_pillar({"resync": {"highstate": {"minutes": "soon"}}})
     ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync", check=False))
     hs = ret["so-telemetry-resync-telemetry-highstate_schedule"]
     assert hs["result"] is False and "resync:highstate:minutes" in hs["comment"]
-    assert sched(sandbox)["highstate"]["minutes"] == 5
+    assert sched(sandbox)[HS]["minutes"] == 5
 
 
 @pytest.mark.parametrize("grains,pillar,why", [
-    ({}, {"patch": {"os": {"enabled": False}}}, "pillar patch:os:enabled is false"),
+    ({}, {"patch": {"os": {"enabled": False}}}, "patch:os:enabled is false (set in pillar)"),
     ({"airgap": True}, {}, "airgapped (grain airgap is true)"),
 ], ids=["disabled", "airgapped"])
 def test_patch_run_does_nothing_when_off(make_sandbox, grains, pillar, why):
@@ -190,3 +200,146 @@ def test_patch_run_does_nothing_when_off(make_sandbox, grains, pillar, why):
     assert "so-telemetry-patch-os-pkg-uptodate" not in ret
     note = ret["so-telemetry-patch-os-test-show_notification"]
     assert note["result"] is True and why in note["comment"]
+
+
+# --------------------------------------------------------------------------
+# Security Onion 2.4's patch schedules and job names
+
+
+SO_SCHEDULES = {
+    "hours": ({"splay": 600, "schedule": {"hours": 4}}, {"hours": 4, "splay": 600}),
+    "weekday-times": (
+        {"splay": 900, "schedule": {"Tuesday": ["08:00", "20:30"], "Saturday": ["06:15"]}},
+        {"when": ["Tuesday 08:00", "Tuesday 20:30", "Saturday 06:15"], "splay": 900},
+    ),
+    "flat-legacy": ({"hours": 6, "splay": 60}, {"hours": 6, "splay": 60}),
+}
+
+
+@pytest.mark.parametrize("case", list(SO_SCHEDULES))
+def test_security_onion_schedule_shapes(sandbox, case):
+    """A pillar written for Security Onion 2.4 (or an earlier release of this
+    library) keeps working; its timing replaces the default's."""
+    entry, expected = SO_SCHEDULES[case]
+    sandbox.set_pillar({"patch": {"os": {"schedule_to_run": "auto", "schedules": {"auto": entry}}}})
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule"))
+    assert ret[PO_SID]["result"] is True
+    job = sched(sandbox)[PO]
+    timing = {k: v for k, v in job.items() if k in ("hours", "minutes", "days", "when", "splay")}
+    assert timing == expected
+
+
+@pytest.mark.parametrize(
+    "entry,key",
+    [
+        ({"splay": 900, "schedule": {"Funday": ["08:00"]}}, "patch:os:schedules:auto:schedule"),
+        ({"splay": 900, "schedule": {"Monday": ["8am"]}}, "patch:os:schedules:auto:schedule:Monday"),
+        ({"splay": "soon", "schedule": {"hours": 8}}, "patch:os:schedules:auto:splay"),
+        ({"splay": 900, "schedule": {"hours": 8}, "cron": "* * * * *"}, "patch:os:schedules:auto"),
+    ],
+    ids=["unknown-day", "bad-time", "bad-splay", "unknown-key"],
+)
+def test_bad_schedule_refused_naming_key(sandbox, entry, key):
+    sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule")
+    before = sandbox.snapshot()
+    sandbox.set_pillar({"patch": {"os": {"schedules": {"auto": entry}}}})
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule", check=False))
+    assert ret[PO_SID]["result"] is False and key in ret[PO_SID]["comment"], ret[PO_SID]["comment"]
+    assert sandbox.snapshot() == before
+
+
+@pytest.mark.parametrize("test_mode", [True, False], ids=["test", "real"])
+def test_legacy_job_names_are_replaced_never_doubled(sandbox, test_mode):
+    """A minion that ran an earlier release (jobs `highstate`, `patch_os`)
+    ends with one resync job and one update job, under Security Onion's names."""
+    conf = sandbox.config_dir / "minion.d" / "_schedule.conf"
+    conf.write_text(
+        "schedule:\n"
+        "  highstate: {function: state.highstate, minutes: 15, maxrunning: 1}\n"
+        "  patch_os: {function: state.sls, job_args: [patch.os], hours: 8}\n"
+        "  unrelated: {function: test.ping, hours: 1}\n"
+    )
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule",
+                                          f"test={test_mode}"))
+    if test_mode:
+        assert ret[HS_SID]["result"] is None and set(ret[HS_SID]["changes"]) == {HS, "highstate"}
+        assert ret[PO_SID]["result"] is None and set(ret[PO_SID]["changes"]) == {PO, "patch_os"}
+        assert set(sched(sandbox)) == {"highstate", "patch_os", "unrelated"}, "test=True changed the schedule"
+        return
+    assert set(sched(sandbox)) == {HS, PO, "unrelated"}
+    assert ret[HS_SID]["changes"] == {HS: "added", "highstate": "removed"}
+    assert ret[PO_SID]["changes"] == {PO: "added", "patch_os": "removed"}
+    again = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule"))
+    assert all(v["changes"] == {} for v in again.values())
+
+
+# --------------------------------------------------------------------------
+# the upstream proxy (manager:proxy, manager:no_proxy)
+
+
+PROXY = "http://so-proxy.corp.lan:3128"
+
+
+def test_proxy_on_a_manager(sandbox):
+    sandbox.set_pillar({"manager": {"proxy": PROXY}})
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.repo"))[SID]
+    assert ret["result"] is True
+    section = parse(sandbox.path(REPO_FILE).read_text())
+    assert section["proxy"] == PROXY and "proxy_password" not in section
+    assert sandbox.path(REPO_FILE).stat().st_mode & 0o777 == 0o644
+
+
+def test_proxy_password_stays_secret(sandbox):
+    sandbox.salt_call("state.apply", "so_telemetry.repo")
+    secret = "pa55:w0rd/x"
+    quoted = urllib.parse.quote(secret, safe="")
+    sandbox.set_pillar({"manager": {"proxy": f"http://so-updates:{quoted}@so-proxy.corp.lan:3128"}})
+    for mode in ("test=True", "test=False"):
+        proc = sandbox.salt_call("state.apply", "so_telemetry.repo", mode, out="json")
+        text = json.dumps(proc)
+        assert secret not in text and quoted not in text, "the password leaked into the state return"
+        ret = state_results(proc)[SID]
+        assert ret["result"] is (None if mode == "test=True" else True)
+        assert ret["changes"].get("diff") == "<show_changes=False>"
+    section = parse(sandbox.path(REPO_FILE).read_text())
+    assert section["proxy"] == "http://so-proxy.corp.lan:3128"
+    assert section["proxy_username"] == "so-updates" and section["proxy_password"] == secret
+    assert sandbox.path(REPO_FILE).stat().st_mode & 0o777 == 0o600, "a file holding a password is not world-readable"
+    report = json.dumps(sandbox.salt_call("telemetry.report"))
+    assert secret not in report and quoted not in report and "********" in report
+    definition = json.dumps(sandbox.salt_call("telemetry.repo_definition"))
+    assert secret not in definition and quoted not in definition
+    log = (sandbox.base / "var" / "log" / "salt" / "minion")
+    assert not log.exists() or (secret not in log.read_text() and quoted not in log.read_text())
+
+
+@pytest.mark.parametrize(
+    "grains,pillar",
+    [
+        ({"role": "so-sensor"}, {"global": {"manager": "manager.example.lan"}}),
+        ({"airgap": True}, {}),
+        ({}, {"manager": {"no_proxy": "localhost,.securityonion.net"}}),
+    ],
+    ids=["node", "airgapped", "no_proxy-covers-upstream"],
+)
+def test_no_proxy_where_it_does_not_apply(make_sandbox, grains, pillar):
+    box = make_sandbox(grains=grains, pillar={"manager": {"proxy": PROXY, **pillar.pop("manager", {})}, **pillar})
+    box.salt_call("state.apply", "so_telemetry.repo")
+    text = box.path(REPO_FILE).read_text()
+    assert "proxy" not in text and "so-proxy" not in text
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["http://so-proxy.corp.lan:3128\ngpgcheck=0", "ftp://so-proxy.corp.lan:21", "http://so-proxy.corp.lan",
+     "http://u:secret-pw@so-proxy.corp.lan:3128/path?x=1", ["http://a:1"], "so-proxy:3128"],
+    ids=["newline", "ftp", "no-port", "path", "list", "no-scheme"],
+)
+def test_bad_proxy_refused_naming_key(sandbox, value):
+    sandbox.salt_call("state.apply", "so_telemetry.repo")
+    before = sandbox.snapshot()
+    sandbox.set_pillar({"manager": {"proxy": value}})
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.repo", check=False))[SID]
+    assert ret["result"] is False and "manager:proxy" in ret["comment"], ret["comment"]
+    assert "secret-pw" not in ret["comment"]
+    assert ret["changes"] == {} and sandbox.snapshot() == before
