@@ -133,7 +133,9 @@ def locked(path):
 def set_value(path, keys, value):
     """Set ``keys`` to ``value`` in the YAML file at ``path`` (created when
     missing, mode 0640), under the file's lock. Returns the old value (None
-    when absent)."""
+    when absent). A symlinked pillar file is edited where it points (the
+    link stays a link), under the lock of that target."""
+    path = os.path.realpath(path)
     if os.path.exists(path):
         _load(path)  # a file we would refuse is refused before any lock file is created
     with locked(path):
