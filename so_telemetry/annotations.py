@@ -2,6 +2,7 @@
 SOC's Configuration screen does: case-insensitive over title, key and
 description."""
 
+import copy
 import glob
 import os
 
@@ -69,11 +70,78 @@ def settings(root=None):
     return found
 
 
-def search(term, current=None, root=None):
-    """Settings whose title, key or description contains ``term``."""
+DOCS = "https://docs.securityonion.net/en/2.4/"
+
+
+def help_url(link):
+    """An annotation's ``helpLink`` (a bare file name such as ``telemetry.html``)
+    as a full documentation URL; an absolute URL is left alone."""
+    if not link or "://" in str(link):
+        return link
+    return DOCS + str(link).lstrip("/")
+
+
+def _merge(base, over):
+    """Pillar merge: mappings merge recursively, anything else replaces."""
+    for key, val in over.items():
+        if isinstance(val, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], val)
+        else:
+            base[key] = val
+    return base
+
+
+class Current:
+    """Current values from the local pillar files merged over the defaults,
+    read without Salt. ``value(key)`` -> ``(value, source, unknown_reason)``:
+    source is ``"default"`` or the file that sets the key; a key a broken
+    file might set is unknown (reason given)."""
+
+    def __init__(self, pillar_dir, root=None):
+        from so_telemetry import pillar  # pylint: disable=import-outside-toplevel
+
+        self.defaults = _defaults(root or salt_dir())
+        self.files = []  # [(path, data)] readable, in merge order
+        self.broken = []  # [(path, why)]
+        if not os.path.isdir(pillar_dir):
+            self.broken.append((pillar_dir, f"{pillar_dir}: no such directory"))
+            return
+        for path in pillar.local_files(pillar_dir):
+            data, why = pillar.load_local(path)
+            if data is None:
+                self.broken.append((path, why))
+            else:
+                self.files.append((path, data))
+
+    def _may_set(self, path, key):
+        """A broken file under ``<comp>/`` may only set ``<comp>:...``; any other may set anything."""
+        comp = os.path.basename(os.path.dirname(path))
+        return comp not in self.defaults or key.split(":")[0] == comp
+
+    def value(self, key):
+        for path, why in self.broken:
+            if self._may_set(path, key):
+                return None, None, f"local pillar not readable: {why}"
+        value, source = _lookup(self.defaults, key), "default"
+        for path, data in self.files:
+            found = _lookup(data, key)
+            if found is not None:
+                if isinstance(found, dict) and isinstance(value, dict):
+                    value = _merge(copy.deepcopy(value), found)
+                else:
+                    value = found
+                source = path
+        return value, source, None
+
+
+def search(term, current=None, root=None, pillar_dir=None):
+    """Settings whose title, key or description contains ``term``. Current
+    values come from ``current`` (a merged map) or, with ``pillar_dir``, from
+    the local pillar files (``source`` and ``unknown`` say where from)."""
     root = root or salt_dir()
     needle = term.strip().lower()
     defaults = _defaults(root)
+    local = Current(pillar_dir, root) if pillar_dir is not None and current is None else None
     hits = []
     for key, ann in settings(root):
         hay = " ".join([key, str(ann.get("title", "")), str(ann.get("description", ""))]).lower()
@@ -83,6 +151,13 @@ def search(term, current=None, root=None):
             hit.setdefault("title", key)
             hit.setdefault("description", "")
             hit["default"] = _lookup(defaults, key)
-            hit["current"] = _lookup(current, key) if current is not None else None
+            if "helpLink" in hit:
+                hit["helpLink"] = help_url(hit["helpLink"])
+            if local is not None:
+                hit["current"], hit["source"], why = local.value(key)
+                if why:
+                    hit["unknown"] = why
+            else:
+                hit["current"] = _lookup(current, key) if current is not None else None
             hits.append(hit)
     return hits

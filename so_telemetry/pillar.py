@@ -1,11 +1,22 @@
 """Editing the local pillar files in place: comments, key order and other keys
-survive; the write is atomic; a malformed file is an error that leaves it
-untouched."""
+survive; a malformed file is an error that leaves it untouched.
 
+Concurrency: ``set_value`` holds an exclusive ``fcntl.flock`` on a lock file
+beside the pillar file (``.<name>.lock``, never removed: removing it would let
+two writers lock two different inodes) for the whole read-modify-write, so two
+``so-telemetry enable|disable`` runs never lose each other's update. The new
+text is written with Salt's ``salt.utils.atomicfile.atomic_open`` (a temporary
+file in the same directory, fsync'd, renamed over the old file, owner and mode
+of the file it replaces kept), so a reader (the pillar renderer, the
+Configuration screen) sees the old file or the new one, never half of one.
+"""
+
+import contextlib
+import fcntl
 import io
 import os
 import re
-import tempfile
+import sys
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -32,10 +43,10 @@ def _yaml(text=""):
     yaml.preserve_quotes = True
     yaml.width = 4096
     mapping, sequence, offset = 2, 4, 2
-    first = re.search(r"^( +)[^\s#-]", text, re.M)
+    first = re.search(r"^( +)[^\s#-]", text, re.MULTILINE)
     if first:
         mapping = len(first.group(1))
-    if re.search(r"^ *- ", text, re.M):
+    if re.search(r"^ *- ", text, re.MULTILINE):
         try:
             _data, ind, bsi = load_yaml_guess_indent(text)
         except YAMLError:
@@ -79,15 +90,59 @@ def _load(path, text=None):
     try:
         data = _yaml().load(text)
     except YAMLError as exc:
-        raise PillarError(f"{path} is not valid YAML, nothing was changed: {exc}") from exc
+        raise PillarError(f"{describe_yaml_error(path, exc)}; nothing was changed") from exc
     if data is not None and not isinstance(data, dict):
         raise PillarError(f"{path} must hold a YAML mapping, found {type(data).__name__}; nothing was changed")
     return data
 
 
+def describe_yaml_error(path, exc):
+    """``<path>, line N: not valid YAML (<problem>)`` for a ruamel/PyYAML
+    error (line from ``problem_mark``, 1-based), without the multi-line
+    context ruamel appends."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+    context = getattr(exc, "context", None)
+    if context and "duplicate" in str(problem) + str(context):
+        problem = f"{context.strip()}: {problem}"
+    problem = " ".join(str(problem).split())
+    return f"{where}: not valid YAML ({problem})"
+
+
+def lock_path(path):
+    """The lock file of ``path``: ``.<name>.lock`` in the same directory."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{name}.lock")
+
+
+@contextlib.contextmanager
+def locked(path):
+    """Exclusive ``flock`` for a read-modify-write of ``path`` (blocks until
+    any other writer is done)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def set_value(path, keys, value):
     """Set ``keys`` to ``value`` in the YAML file at ``path`` (created when
-    missing). Returns the old value (None when absent)."""
+    missing, mode 0640), under the file's lock. Returns the old value (None
+    when absent). A symlinked pillar file is edited where it points (the
+    link stays a link), under the lock of that target."""
+    path = os.path.realpath(path)
+    if os.path.exists(path):
+        _load(path)  # a file we would refuse is refused before any lock file is created
+    with locked(path):
+        return _set_value_locked(path, keys, value)
+
+
+def _set_value_locked(path, keys, value):
     text = _read(path)
     data = _load(path, text)
     prefix = ""
@@ -120,18 +175,101 @@ def set_value(path, keys, value):
 
 
 def atomic_write(path, text):
+    """Replace ``path`` with ``text`` through ``salt.utils.atomicfile.atomic_open``
+    (keeps owner and mode of an existing file; a new file gets 0640). On any
+    failure the old file is left as it was and no temporary file remains."""
+    import salt.utils.atomicfile  # pylint: disable=import-outside-toplevel
+
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o640
-    fd, tmp = tempfile.mkstemp(prefix=".so-telemetry-", dir=directory)
+    # atomic_open gives a new file 0666 & ~umask: a umask of 0137 makes it 0640
+    old_umask = None if os.path.exists(path) else os.umask(0o137)
+    fh = None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        fh = salt.utils.atomicfile.atomic_open(path, "wb")
+        try:
+            fh.write(text.encode("utf-8"))
+        except BaseException:
+            fh.__exit__(*sys.exc_info())
+            raise
+        fh.close()  # fsync, copy owner and mode, rename over path
     except BaseException:
-        if os.path.exists(tmp):
+        # close() does not remove its temporary file when the rename fails
+        tmp = getattr(fh, "_tmp_filename", None)
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+
+
+# --------------------------------------------------------------------------
+# reading the local pillar without Salt
+
+# The local files of the settings, in the pillar top's order (later wins), used
+# when the local pillar root has no plain-YAML top.sls of its own.
+LOCAL_FILES = ("global/soc_global.sls", "soc/soc_soc.sls", "patch/soc_patch.sls")
+
+
+def _sls_file(pillar_dir, sls):
+    base = os.path.join(pillar_dir, *str(sls).split("."))
+    for cand in (base + ".sls", os.path.join(base, "init.sls")):
+        if os.path.isfile(cand):
+            return cand
+    return None
+
+
+def local_files(pillar_dir):
+    """The local pillar files that exist, in merge order: the ``'*'`` list of
+    the local ``top.sls`` when it is plain YAML, else ``LOCAL_FILES``."""
+    names = None
+    top = os.path.join(pillar_dir, "top.sls")
+    try:
+        with open(top, encoding="utf-8") as fh:
+            text = fh.read()
+        if "{%" not in text and "{{" not in text:
+            import yaml  # pylint: disable=import-outside-toplevel
+
+            entries = ((yaml.safe_load(text) or {}).get("base") or {}).get("*") or []
+            names = [e for e in entries if isinstance(e, str)]
+    except Exception:  # noqa: BLE001  (absent, unreadable, not YAML, not a top)
+        names = None
+    if names is None:
+        return [p for p in (os.path.join(pillar_dir, f) for f in LOCAL_FILES) if os.path.isfile(p)]
+    found = []
+    for name in names:
+        path = _sls_file(pillar_dir, name)
+        if path and path not in found:
+            found.append(path)
+    return found
+
+
+def load_local(path):
+    """``(data, None)`` for a plain-YAML local pillar file, or ``(None, why)``
+    (unreadable, Jinja, not valid YAML with file and line, not a mapping)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{path}: not readable ({exc.strerror if isinstance(exc, OSError) else exc})"
+    if "{%" in text or "{{" in text:
+        return None, f"{path}: contains Jinja (rendered by Salt only)"
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        return None, describe_yaml_error(path, exc)
+    if data is not None and not isinstance(data, dict):
+        return None, f"{path}: not a YAML mapping ({type(data).__name__})"
+    return data or {}, None
+
+
+def scan_local(pillar_dir):
+    """``[(path, why)]`` of the local pillar files a YAML parser cannot read
+    (Jinja files are skipped: only Salt can tell)."""
+    broken = []
+    for path in local_files(pillar_dir):
+        data, why = load_local(path)
+        if data is None and "Jinja" not in why:
+            broken.append((path, why))
+    return broken

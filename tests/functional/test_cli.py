@@ -166,7 +166,7 @@ def test_config_search(sandbox):
     proc = sandbox.cli("config", "search", "patch", check=True)
     for key in ("patch:os:enabled", "patch:os:schedule_to_run", "patch:os:schedules"):
         assert key in proc.stdout
-    assert "current: true   default: true" in proc.stdout
+    assert "current: true (default)   default: true" in proc.stdout
     assert "soc:telemetryEnabled" not in proc.stdout
 
     none = sandbox.cli("config", "search", "no-such-setting-xyz")

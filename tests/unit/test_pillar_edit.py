@@ -51,7 +51,8 @@ def snapshot(path):
 
 
 def no_temp_files(directory):
-    return [n for n in os.listdir(directory) if n.startswith(".so-telemetry-")] == []
+    """Nothing but pillar files and their lock files (``.<name>.lock``)."""
+    return [n for n in os.listdir(directory) if n.startswith(".") and not n.endswith(".lock")] == []
 
 
 # --------------------------------------------------------------------------
@@ -205,7 +206,9 @@ def test_failed_write_leaves_file_and_no_temp(workdir, monkeypatch):
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(P.os, "replace", boom)
+    import salt.utils.atomicfile  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setattr(salt.utils.atomicfile, "atomic_rename", boom)
     with pytest.raises(OSError, match="disk full"):
         P.set_value(str(path), SOC_KEYS, True)
     assert snapshot(path) == before

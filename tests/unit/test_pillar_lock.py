@@ -1,0 +1,111 @@
+"""so_telemetry.pillar: the lock, Salt's atomic write, error lines, and the
+Salt-free reading of the local pillar (config search)."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from so_telemetry import annotations
+from so_telemetry import pillar as P
+
+SOC_KEYS = ("soc", "telemetryEnabled")
+
+
+def test_error_names_file_and_line(tmp_path):
+    path = tmp_path / "soc_soc.sls"
+    path.write_text("# admin\nsoc:\n  telemetryEnabled: true\n   typo: x\n")
+    with pytest.raises(P.PillarError) as err:
+        P.set_value(str(path), SOC_KEYS, False)
+    assert f"{path}, line 4: not valid YAML" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert os.listdir(tmp_path) == ["soc_soc.sls"]  # refused before any lock file
+
+
+def test_duplicate_key_line(tmp_path):
+    path = tmp_path / "soc_soc.sls"
+    path.write_text("soc:\n  telemetryEnabled: true\n  telemetryEnabled: false\n")
+    with pytest.raises(P.PillarError, match=r"line 3: not valid YAML \(.*duplicate key"):
+        P.set_value(str(path), SOC_KEYS, False)
+
+
+def test_writer_waits_for_the_lock(tmp_path):
+    path = tmp_path / "soc_soc.sls"
+    path.write_text("soc:\n  telemetryEnabled: true\n")
+    done = []
+    with P.locked(str(path)):
+        thread = threading.Thread(target=lambda: done.append(P.set_value(str(path), SOC_KEYS, False)))
+        thread.start()
+        time.sleep(0.5)
+        assert done == [] and "true" in path.read_text()
+    thread.join(10)
+    assert done == [True] and P.read_value(str(path), SOC_KEYS) is False
+    assert sorted(os.listdir(tmp_path)) == [".soc_soc.sls.lock", "soc_soc.sls"]
+
+
+def test_new_file_is_0640_whatever_the_umask(tmp_path):
+    old = os.umask(0o002)
+    try:
+        path = tmp_path / "soc" / "soc_soc.sls"
+        P.set_value(str(path), SOC_KEYS, True)
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o7777 == 0o640
+    assert os.umask(old) == old  # restored
+
+
+def test_owner_and_mode_kept(tmp_path):
+    path = tmp_path / "soc_soc.sls"
+    path.write_text("soc:\n  telemetryEnabled: true\n")
+    os.chmod(path, 0o604)
+    before = os.stat(path)
+    P.set_value(str(path), SOC_KEYS, False)
+    after = os.stat(path)
+    assert (after.st_uid, after.st_gid, after.st_mode & 0o7777) == (before.st_uid, before.st_gid, 0o604)
+    assert after.st_ino != before.st_ino  # replaced, not rewritten in place
+
+
+def test_symlink_edits_its_target(tmp_path):
+    real = tmp_path / "real.sls"
+    real.write_text("soc:\n  telemetryEnabled: true\n")
+    link = tmp_path / "soc_soc.sls"
+    link.symlink_to(real.name)
+    P.set_value(str(link), SOC_KEYS, False)
+    assert link.is_symlink() and P.read_value(str(real), SOC_KEYS) is False
+
+
+def test_local_files_order_and_scan(tmp_path):
+    for rel, text in {"global/soc_global.sls": "global:\n  airgap: true\n",
+                      "soc/soc_soc.sls": "soc: [bad\n",
+                      "patch/soc_patch.sls": "{% if x %}\npatch: {}\n{% endif %}\n"}.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    files = P.local_files(str(tmp_path))
+    assert [os.path.relpath(f, tmp_path) for f in files] == list(P.LOCAL_FILES)
+    broken = P.scan_local(str(tmp_path))
+    assert [os.path.relpath(p, tmp_path) for p, _ in broken] == ["soc/soc_soc.sls"]  # Jinja: only Salt knows
+    cur = annotations.Current(str(tmp_path))
+    assert cur.value("global:airgap") == (True, str(tmp_path / "global" / "soc_global.sls"), None)
+    value, source, why = cur.value("soc:telemetryEnabled")
+    assert value is None and source is None and "soc_soc.sls, line" in why
+    assert "Jinja" in cur.value("patch:os:enabled")[2]
+    assert cur.value("repo:id") == ("securityonion", "default", None)
+
+
+def test_local_top_decides_the_files(tmp_path):
+    (tmp_path / "top.sls").write_text("base:\n  '*':\n    - ignore_missing: True\n    - soc.soc_soc\n    - extra\n")
+    (tmp_path / "soc").mkdir()
+    (tmp_path / "soc" / "soc_soc.sls").write_text("soc:\n  telemetryEnabled: false\n")
+    (tmp_path / "extra.sls").write_text("soc:\n  telemetryEnabled: true\n")
+    assert [os.path.basename(f) for f in P.local_files(str(tmp_path))] == ["soc_soc.sls", "extra.sls"]
+    assert annotations.Current(str(tmp_path)).value("soc:telemetryEnabled")[:2] == (True, str(tmp_path / "extra.sls"))
+
+
+@pytest.mark.parametrize("link,url", [
+    ("telemetry.html", "https://docs.securityonion.net/en/2.4/telemetry.html"),
+    ("https://example.org/x.html", "https://example.org/x.html"),
+    (None, None),
+])
+def test_help_url(link, url):
+    assert annotations.help_url(link) == url
