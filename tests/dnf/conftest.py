@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from tests.connect_proxy import ConnectProxy
 from tests.dnf.repo_server import RepoServer, closed_port, make_tls
 
 DNF = shutil.which("dnf")
@@ -73,6 +74,26 @@ def dead_port():
 
 
 @pytest.fixture
+def connect_proxy():
+    """``connect_proxy(credentials=..., routes=...)``: a started loopback
+    CONNECT proxy (tests/connect_proxy.py), stopped after the test."""
+    started = []
+
+    def make(**kwargs):
+        started.append(ConnectProxy(**kwargs).start())
+        return started[-1]
+
+    yield make
+    for proxy in started:
+        proxy.stop()
+
+
+# A proxy from the environment would take dnf (curl) somewhere else, and
+# no_proxy would make it ignore the rendered proxy= line.
+_PROXY_ENV = {"http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy"}
+
+
+@pytest.fixture
 def run_dnf(tmp_path, dnf_tls):
     """``run_dnf(reposdir)``: the real ``dnf makecache`` for the one repository
     ``securityonion`` found in ``reposdir``, in a throw-away install root.
@@ -104,7 +125,9 @@ def run_dnf(tmp_path, dnf_tls):
             *extra,
             "makecache",
         ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k.lower() not in _PROXY_ENV
+        }
         env.update(LC_ALL="C.UTF-8", LANG="C.UTF-8")
         proc = subprocess.run(
             argv, capture_output=True, text=True, timeout=DNF_TIMEOUT, stdin=subprocess.DEVNULL,

@@ -1,7 +1,7 @@
 """The rendered repository definition, read by the real dnf.
 
 Each test renders ``/etc/yum.repos.d/securityonion.repo`` the real way
-(``salt-call state.apply repo`` in a sandbox), points its mirrors at two
+(``salt-call state.apply so_telemetry.repo`` in a sandbox), points its mirrors at two
 loopback HTTPS servers through pillar, runs the real ``dnf makecache`` on it
 and checks, from the servers' own request logs, exactly what dnf (librepo)
 sent: the allow-listed telemetry query on every request when the channel is
