@@ -1368,6 +1368,28 @@ def _host_allowed(host, allowed):
     return host.lower() in allowed
 
 
+def _owned_lines(lines):
+    """The values of soc.json at the keys this library owns, as text lines
+    (``key.path: value``), for the audit."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    try:
+        data = json.loads("\n".join(lines))
+        owned = _owned_soc_config()
+    except (ValueError, CommandExecutionError):
+        return lines  # unparsable or unknown: scan it all
+
+    def walk(mine, theirs, trail):
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            for key, val in mine.items():
+                if key in theirs:
+                    yield from walk(val, theirs[key], trail + [str(key)])
+        else:
+            yield f"{'.'.join(trail)}: {json.dumps(theirs)}"
+
+    return list(walk(owned, data, []))
+
+
 def audit(extra_files=None):
     """
     Scan every rendered file for URLs naming an external host. On an airgapped
@@ -1393,6 +1415,7 @@ def audit(extra_files=None):
         allowed.update(h.lower() for h in rep["soc"]["destinations"])
         allowed.update(h.lower() for h in rep["os_updates"]["destinations_when_on"])
     files = rendered_files() + list(extra_files or [])
+    json_path = soc_json_path()
     hits = []
     scanned = []
     for fname in files:
@@ -1400,15 +1423,21 @@ def audit(extra_files=None):
             continue
         scanned.append(fname)
         with open(fname, encoding="utf-8", errors="replace") as fh:
-            for lineno, line in enumerate(fh, 1):
-                for match in _URL_RE.finditer(line):
-                    scheme = match.group(1).lower()
-                    hostport = match.group(2)
-                    host = urllib.parse.urlsplit(f"//{hostport}").hostname or ""
-                    if scheme == "file":
-                        continue
-                    ok = _host_allowed(host, allowed)
-                    hits.append({"file": fname, "line": lineno, "host": host, "url": match.group(0), "allowed": ok})
+            lines = fh.read().splitlines()
+        if fname == json_path:
+            # soc.json is SOC's whole configuration (grid hosts, rule
+            # repositories...): scan only the keys this library puts there.
+            lines = _owned_lines(lines)
+        for lineno, line in enumerate(lines, 1):
+            for match in _URL_RE.finditer(line):
+                scheme = match.group(1).lower()
+                hostport = match.group(2)
+                host = urllib.parse.urlsplit(f"//{hostport}").hostname or ""
+                if scheme == "file":
+                    continue
+                ok = _host_allowed(host, allowed)
+                where = lineno if fname != json_path else line.split(": ", 1)[0]
+                hits.append({"file": fname, "line": where, "host": host, "url": match.group(0), "allowed": ok})
     failures = [h for h in hits if not h["allowed"]]
     checks = host_checks()
     mismatches = {art: chk for art, chk in checks.items() if chk["matches"] is False}

@@ -19,6 +19,8 @@ writer.
       telemetry.analytics_managed: []
 """
 
+import os
+
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "telemetry"
@@ -172,7 +174,20 @@ def repo_managed(name):
         contents = __salt__["telemetry.repo_file"]()
     except CommandExecutionError as exc:
         return _with_warnings(_refused(name, exc))
-    return _with_warnings(_file(name, definition["path"], contents, definition["file"], secret=definition["secret"]))
+    # A password in the new file or in the one on disk: no diff (it would show
+    # the old password when the proxy is removed), and no moment at 0644.
+    secret = definition["secret"] or _holds_password(name)
+    if secret and not __opts__["test"] and os.path.isfile(name):
+        os.chmod(name, 0o600)
+    return _with_warnings(_file(name, definition["path"], contents, definition["file"], secret=secret))
+
+
+def _holds_password(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return any(line.lstrip().startswith("proxy_password") for line in fh)
+    except OSError:
+        return False
 
 
 def _schedule_kwargs(offline):

@@ -43,7 +43,8 @@ def _lookup(data, key):
 
 def _defaults(root):
     merged = {}
-    for path in sorted(glob.glob(os.path.join(root, "*", "defaults.yaml"))):
+    paths = glob.glob(os.path.join(root, "defaults.yaml")) + sorted(glob.glob(os.path.join(root, "*", "defaults.yaml")))
+    for path in paths:
         with open(path, encoding="utf-8") as fh:
             merged.update(yaml.safe_load(fh) or {})
     return merged
@@ -161,3 +162,8 @@ def search(term, current=None, root=None, pillar_dir=None):
                 hit["current"] = _lookup(current, key) if current is not None else None
             hits.append(hit)
     return hits
+
+
+def default_value(key, root=None):
+    """The shipped default of ``key`` (``a:b:c``), or None."""
+    return _lookup(_defaults(root or salt_dir()), key)

@@ -62,10 +62,26 @@ Salt give up after --timeout seconds with one line on stderr and exit 2.
 Documentation: {DOCS}telemetry.html
 """
 
-EFFECT = (
-    "Takes effect at the next grid resync (automatic, within 15 minutes) or now with "
-    "`so-telemetry sync` (Synchronize Grid)."
-)
+def _resync_every():
+    """The resync interval in words, from the shipped resync:highstate
+    defaults (no Salt needed)."""
+    from so_telemetry import annotations  # pylint: disable=import-outside-toplevel
+
+    try:
+        conf = annotations.default_value("resync:highstate") or {}
+    except (OSError, ValueError):
+        conf = {}
+    for unit in ("minutes", "seconds"):
+        if isinstance(conf.get(unit), int):
+            return f"{conf[unit]} {unit if conf[unit] != 1 else unit[:-1]}"
+    return "one resync interval"
+
+
+def effect():
+    return (
+        f"Takes effect at the next grid resync (automatic, within {_resync_every()}) or now with "
+        "`so-telemetry sync` (Synchronize Grid)."
+    )
 
 
 class CliError(Exception):
@@ -336,7 +352,22 @@ def format_report(rep):
     lines.append(f"  allow-list: {', '.join(osu['allow_list'])}; never: {', '.join(osu['never'])}")
     lines.append(f"  also seen by the receiver: {osu['also_known_to_receiver']}")
     lines.append(f"  TLS: {'yes' if osu['tls'] else 'no'}")
+    if osu.get("proxy"):
+        prox = osu["proxy"]
+        user = f" as {prox['username']}" if prox.get("username") else ""
+        lines.append(f"  through proxy: {prox.get('url', prox.get('error'))}{user} (manager:proxy)")
     lines.append(f"  change: {osu['change']}")
+    owners = rep.get("owners") or {}
+    host = {art: chk for art, chk in (rep.get("host_checks") or {}).items()}
+    if host:
+        lines.append("")
+        lines.append("Written by the host tree (so_telemetry:owners), checked against the effective setting:")
+        for art in owners:
+            chk = host.get(art)
+            if chk is None:
+                continue
+            verdict = {True: "matches", False: "DOES NOT match", None: "does not say"}[chk["matches"]]
+            lines.append(f"  {art}: {chk['path']}: {verdict}: {chk['detail']}")
     lines.append("")
     lines.append(f"Documentation: {rep['spec']}")
     return "\n".join(lines)
@@ -403,7 +434,7 @@ def cmd_toggle(args):
         print(f"{':'.join(keys)} was already {yaml_word(value)} in {path} (unchanged).")
     else:
         print(f"{describe_change(keys, old, value)} in {path}")
-    print(f"{'SOC Telemetry' if args.channel == 'soc' else 'Automatic OS updates'} {word}. {EFFECT}")
+    print(f"{'SOC Telemetry' if args.channel == 'soc' else 'Automatic OS updates'} {word}. {effect()}")
     if args.channel == "soc":
         print("Then hard-refresh SOC in the browser (CTRL+SHIFT+R or CMD+SHIFT+R): it caches the old setting.")
     print("On an airgapped grid both channels stay off whatever this setting says.")
@@ -475,7 +506,7 @@ def cmd_prompt(args):
     path, keys, _old = set_channel(args.pillar_dir, "soc", answer)
     print(f"SOC Telemetry {'enabled' if answer else 'disabled'} ({':'.join(keys)}: {yaml_word(answer)} in {path}).")
     if args.during == "soup":
-        print(EFFECT)
+        print(effect())
     return 0
 
 

@@ -1,7 +1,7 @@
 """SOC's analytics loader in a real browser.
 
 The real ``/opt/so/conf/soc/analytics.js`` is rendered by ``salt-call --local
-state.apply soc`` for each case, copied beside a small SOC-like ``index.html``
+state.apply so_telemetry.soc`` for each case, copied beside a small SOC-like ``index.html``
 that includes it the way SOC's index does, served from 127.0.0.1 and loaded
 once per case by Debian's headless Chromium. What the test checks comes from
 the browser itself:
@@ -112,7 +112,7 @@ def rendered(tmp_path_factory):
     out = {}
     for case, (grains, pillar, _) in CASES.items():
         box = Sandbox(tmp_path_factory.mktemp(f"render-{case}"), grains=grains, pillar=pillar)
-        box.salt_call("state.apply", "soc")
+        box.salt_call("state.apply", "so_telemetry.soc")
         out[case] = box.path(ANALYTICS).read_bytes()  # as root: whatever its owner and mode
     return out
 

@@ -310,11 +310,6 @@ def test_bad_proxy_refused_file_kept(make_sandbox, dead_port, bad, secret):
     assert_no_secret(ret, output, *secrets)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: show_changes=False only when the NEW file holds a password; the diff that removes "
-    "the old proxy_password= line shows it (_states/telemetry.py repo_managed, secret=definition['secret'])",
-)
 @pytest.mark.parametrize("change", ["proxy-removed", "now-airgapped"])
 def test_old_password_not_in_diff(make_sandbox, dead_port, change):
     box = make_box(make_sandbox, proxied_pillar(dead_port, f"http://{USER}:{QUOTED}@127.0.0.1:3128"))

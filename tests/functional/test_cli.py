@@ -126,7 +126,7 @@ def test_disable_enable_edits_in_place(sandbox):
                  "# trailing comment"):
         assert line in text
     state = sandbox.salt_call("telemetry.settings")
-    assert state["soc"] == {"enabled": False, "pillar": False, "reason": "pillar soc:telemetryEnabled is false"}
+    assert state["soc"] == {"enabled": False, "pillar": False, "reason": "soc:telemetryEnabled is false (set in pillar)"}
 
     sandbox.cli("disable", "os-updates", check=True)
     patch = (sandbox.pillar_dir / "patch" / "soc_patch.sls").read_text()
@@ -202,7 +202,7 @@ def test_audit(sandbox):
 def test_highstate_idempotent_and_audit_clean_when_on(sandbox):
     first = sandbox.salt_call("state.highstate")
     assert all(v["result"] for v in first.values())
-    assert sum(1 for v in first.values() if v["changes"]) == 4
+    assert sum(1 for v in first.values() if v["changes"]) == 5  # resync, repo, patch job, analytics.js, soc.json
     before = sandbox.snapshot()
     second = sandbox.salt_call("state.highstate")
     assert [k for k, v in second.items() if v["changes"]] == []

@@ -1,0 +1,6 @@
+base:
+  '*':
+    - soc.config
+    - patch.os.schedule
+    - schedule
+    - so_telemetry
