@@ -67,6 +67,9 @@ def _formula_file(relpath):
     """Text of ``salt://so_telemetry/<relpath>``, or of the copy beside this
     module when it runs from a checkout (or an installed wheel) without a
     file server."""
+    cache = globals().get("__context__", {}).setdefault("telemetry.files", {})
+    if relpath in cache:
+        return cache[relpath]
     text = None
     getter = globals().get("__salt__", {}).get("cp.get_file_str")
     if getter is not None:
@@ -85,6 +88,7 @@ def _formula_file(relpath):
         raise CommandExecutionError(
             f"salt://{FORMULA}/{relpath} not found: serve this library with file_roots [<repo>/salt, <repo>]"
         )
+    cache[relpath] = text
     return text
 
 

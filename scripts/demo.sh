@@ -32,6 +32,17 @@ grains:
   role: so-standalone
 log_level_logfile: warning
 CONF
+if [[ $(id -u) != 0 ]]; then
+  # Not root: the sandbox cannot hand files to socore (939) or root; keep the
+  # shipped pillar otherwise.
+  mkdir -p "$SANDBOX/local/pillar/so_telemetry_demo"
+  { cat "$REPO/pillar/top.sls"; echo "    - so_telemetry_demo"; } > "$SANDBOX/local/pillar/top.sls"
+  cat > "$SANDBOX/local/pillar/so_telemetry_demo/init.sls" <<PIL
+soc: {file_user: $(id -un), file_group: $(id -gn)}
+repo: {file_user: $(id -un), file_group: $(id -gn)}
+PIL
+  echo "(not root: rendered files are owned by $(id -un) instead of 939 and root)"
+fi
 export SO_TELEMETRY_CONFIG_DIR=$SANDBOX/etc/salt SO_TELEMETRY_LOCAL=1 SO_TELEMETRY_PILLAR_DIR=$SANDBOX/local/pillar
 export PYTHONWARNINGS=ignore::DeprecationWarning
 CALL=(.venv/bin/salt-call --config-dir "$SANDBOX/etc/salt" --local)
@@ -45,7 +56,7 @@ echo "== second highstate (must change nothing)"
 echo
 echo "== rendered files"
 find "$SANDBOX/root" -type f | sort | while read -r f; do
-  printf -- '--- %s (mode %s, %s bytes)\n' "${f#$SANDBOX/root}" "$(stat -c %a "$f")" "$(stat -c %s "$f")"
+  printf -- '--- %s (owner %s, mode %s, %s bytes)\n' "${f#$SANDBOX/root}" "$(stat -c %u:%g "$f")" "$(stat -c %a "$f")" "$(stat -c %s "$f")"
   cat "$f"
 done
 echo "--- Salt schedules (minion.d/_schedule.conf)"

@@ -20,7 +20,7 @@ All fixtures are package-scoped: the daemons start once for every test in
   module type (slow with the whole checkout as a file root).
 * SAFETY: the minions run on the test host, as root in CI. No package
   manager is reachable from them (``disable_modules``/``disable_states``,
-  checked before any test runs): ``patch_os`` runs ``pkg.uptodate``, and Salt
+  checked before any test runs): ``patch_os_schedule`` runs ``pkg.uptodate``, and Salt
   starts it as soon as the schedule is added.
 """
 
@@ -179,7 +179,7 @@ def _minion_overrides(tmp_root, minion_id):
         # a grid); re-syncing all 17 module types at every highstate costs
         # seconds each here, with <repo> (and its .venv) as a file root.
         "autoload_dynamic_modules": False,
-        # SAFETY: these minions run on the test host itself. `patch_os` runs
+        # SAFETY: these minions run on the test host itself. `patch_os_schedule` runs
         # `state.sls patch.os` (pkg.uptodate: a real OS upgrade) and Salt
         # starts interval jobs at once unless run_on_start is false. No
         # package manager may ever be reachable from them: `pkg.*` fails here.

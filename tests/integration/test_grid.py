@@ -29,7 +29,7 @@ ALL = (MANAGER, SENSOR, AIRGAP)
 QUERY = {"version": "2.4.190", "os": "oracle9", "arch": "x86_64"}
 OK_LINE = re.compile(r"^\[(\d+)/(\d+)\] (\S+): ok, (\d+) changed$")
 SUMMARY = re.compile(r"^Synchronize Grid: (\d+) minion\(s\), (\d+) ok, (\d+) failed(?: \((.*)\))?$")
-# Generous retries: right after `patch_os` is added Salt starts it at once
+# Generous retries: right after `patch_os_schedule` is added Salt starts it at once
 # (see test_patch_os_schedule_waits_for_its_interval), so a minion can be busy.
 RETRY = ("--retries", "20", "--retry-wait", "1")
 
@@ -139,17 +139,17 @@ def test_highstate_renders_the_grid(grid):
 
     for minion in ALL:
         sched = grid.schedule(minion)
-        job = sched.get("highstate")
+        job = sched.get("highstate_schedule")
         assert job, f"{minion}: no highstate schedule in {sched}"
         assert job["function"] == "state.highstate"
         assert job["minutes"] == 15 and job["maxrunning"] == 1 and job["run_on_start"] is False
         assert "seconds" not in job
         if minion == AIRGAP:
-            assert "patch_os" not in sched
+            assert "patch_os_schedule" not in sched
         else:
-            patch = sched.get("patch_os")
-            assert patch and patch["function"] == "state.sls" and patch["args"] == ["patch.os"]
-            assert patch["hours"] == 8 and patch["maxrunning"] == 1
+            patch = sched.get("patch_os_schedule")
+            assert patch and patch["function"] == "state.sls" and patch["args"] == ["so_telemetry.patch.os"]
+            assert patch["hours"] == 8 and patch["splay"] == 900 and patch["maxrunning"] == 1
 
 
 def test_sync_is_idempotent_with_progress_and_summary(grid):
@@ -168,7 +168,7 @@ def test_sync_is_idempotent_with_progress_and_summary(grid):
 def test_patch_os_schedule_waits_for_its_interval(grid):
     grid.set_pillar({})
     grid.salt(MANAGER, "state.apply", "so_telemetry.patch.os.schedule")
-    assert grid.schedule(MANAGER)["patch_os"].get("run_on_start") is False
+    assert grid.schedule(MANAGER)["patch_os_schedule"].get("run_on_start") is False
 
 
 def test_sync_applies_disabled_telemetry(grid):
@@ -188,8 +188,8 @@ def test_sync_applies_disabled_telemetry(grid):
     for minion in ALL:
         assert "?" not in grid.path(minion, REPO_FILE).read_text(), minion
         sched = grid.schedule(minion)
-        assert "patch_os" not in sched, f"{minion}: {sched}"
-        assert sched["highstate"]["minutes"] == 15  # resync is not telemetry
+        assert "patch_os_schedule" not in sched, f"{minion}: {sched}"
+        assert sched["highstate_schedule"]["minutes"] == 15  # resync is not telemetry
 
 
 def test_sync_config_errors_exit_2(grid, tmp_path):
@@ -254,7 +254,7 @@ def scheduled_highstates(grid):
     """How many times the manager's scheduler has started `highstate`."""
     conf = grid.minions[MANAGER].config
     log = pathlib.Path(conf["root_dir"]) / conf["log_file"]
-    return log.read_text(errors="replace").count("Running scheduled job: highstate ")
+    return log.read_text(errors="replace").count("Running scheduled job: highstate_schedule ")
 
 
 @pytest.fixture(scope="class")
@@ -263,12 +263,12 @@ def fast_manager(grid):
     restored afterwards so no other test is disturbed."""
     grid.set_pillar({}, so_manager=dict(FAST, **ON))
     assert_synced_ok(grid.sync("--target", MANAGER, *RETRY), [MANAGER])
-    job = grid.schedule(MANAGER)["highstate"]
+    job = grid.schedule(MANAGER)["highstate_schedule"]
     assert job["seconds"] == 5 and "minutes" not in job and "splay" not in job, job
     yield grid
     grid.set_pillar({})
     assert_synced_ok(grid.sync("--target", MANAGER, *RETRY), [MANAGER])
-    job = grid.schedule(MANAGER)["highstate"]
+    job = grid.schedule(MANAGER)["highstate_schedule"]
     assert job["minutes"] == 15 and job["splay"] == 120 and "seconds" not in job, job
 
 

@@ -1,0 +1,47 @@
+"""Golden snapshots of the merged maps and the report per role, like
+template-formula's ``_mapdata``: a change of a default (or of what the report
+says) shows up in review as a readable diff of ``tests/unit/golden/*.yaml``.
+
+Regenerate after an intended change:
+``SO_TELEMETRY_GOLDEN=update .venv/bin/python -m pytest tests/unit/test_golden.py``
+and review the diff."""
+
+import os
+import pathlib
+
+import pytest
+import yaml
+
+GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
+ROLES = {
+    "manager": ({"role": "so-manager"}, {}),
+    "node": ({"role": "so-sensor"}, {"global": {"manager": "so-manager.grid.lan"}}),
+    "airgapped": ({"role": "so-standalone", "airgap": True}, {}),
+}
+
+
+@pytest.fixture
+def configure_loader_modules(engine, grains, pillar, opts, context):
+    return {engine: {"__grains__": grains, "__pillar__": pillar, "__opts__": opts, "__context__": context,
+                     "__salt__": {}}}
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_golden(engine, grains, pillar, opts, role, tmp_path):
+    extra_grains, extra_pillar = ROLES[role]
+    grains.update(extra_grains)
+    pillar.update(extra_pillar)
+    opts["conf_file"] = str(tmp_path / "minion")  # no saved schedule
+    snapshot = {
+        "configs": engine.configs(),
+        "report": engine.report(),
+        "repo_file": engine.repo_file(),
+        "resync_job": engine.resync_job(),
+        "patch_job": engine.patch_job(),
+    }
+    text = yaml.safe_dump(snapshot, sort_keys=True, width=100, default_flow_style=False)
+    path = GOLDEN / f"{role}.yaml"
+    if os.environ.get("SO_TELEMETRY_GOLDEN") == "update":
+        path.write_text(text)
+    assert path.exists(), f"{path} missing: run with SO_TELEMETRY_GOLDEN=update"
+    assert text == path.read_text(), f"{role}: the merged maps or the report changed; review, then update {path}"

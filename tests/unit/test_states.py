@@ -1,0 +1,229 @@
+"""The state module (``_states/telemetry.py``) with Salt's loader dunders
+injected: ``__salt__`` is the real engine (``_modules/telemetry.py``), and
+``__states__`` records what the states hand to Salt's own ``file.managed``
+and ``schedule.*`` (those run for real in tests/functional). Every case runs
+with ``test=True`` and ``test=False``: the states only orchestrate, so both
+modes must hand Salt the same decision."""
+
+import importlib.util
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from tests.unit.conftest import REPO
+
+ANALYTICS = "/opt/so/conf/soc/analytics.js"
+SOC_JSON = "/opt/so/conf/soc/soc.json"
+REPO_FILE = "/etc/yum.repos.d/securityonion.repo"
+
+
+def _load_states():
+    spec = importlib.util.spec_from_file_location("telemetry_states", REPO / "_states" / "telemetry.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+STATES = _load_states()
+
+
+class FakeStates(dict):
+    """``__states__``: records each call; answers like Salt would when
+    something changes."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+        for fun in ("file.managed", "schedule.present", "schedule.absent"):
+            self[fun] = self._recorder(fun)
+
+    def _recorder(self, fun):
+        def call(name, **kwargs):
+            self.calls.append((fun, name, kwargs))
+            return {"name": name, "result": True, "changes": {"recorded": fun}, "comment": f"{fun} called"}
+
+        return call
+
+
+@pytest.fixture(params=[True, False], ids=["test", "real"])
+def salt_test_mode(request):
+    return request.param
+
+
+@pytest.fixture
+def states():
+    return FakeStates()
+
+
+@pytest.fixture
+def lowstate(monkeypatch):
+    """``__lowstate__``: the other states of this run (salt-factories' loader
+    mock does not know this dunder, so it is set on the module directly)."""
+    chunks = []
+    monkeypatch.setattr(STATES, "__lowstate__", chunks, raising=False)
+    return chunks
+
+
+@pytest.fixture(autouse=True)
+def loader(engine, grains, pillar, opts, context, states, lowstate, salt_test_mode, workdir):
+    """The loader dunders, injected by hand (salt-factories'
+    ``configure_loader_modules`` cannot take a parametrised fixture)."""
+    from unittest.mock import patch  # pylint: disable=import-outside-toplevel
+
+    opts.update(test=salt_test_mode, so_telemetry_root="", conf_file=str(workdir / "minion"))
+    salt_funs = {f"telemetry.{name}": getattr(engine, name) for name in dir(engine)
+                 if not name.startswith("_") and callable(getattr(engine, name))}
+    with patch.multiple(engine, create=True, __grains__=grains, __pillar__=pillar, __opts__=opts,
+                        __context__=context, __salt__={}), \
+            patch.multiple(STATES, create=True, __salt__=salt_funs, __states__=states, __opts__=opts):
+        yield
+
+
+def only_call(states, fun):
+    assert [c[0] for c in states.calls] == [fun], states.calls
+    return states.calls[0]
+
+
+def test_analytics_hands_the_decision_to_file_managed(states):
+    ret = STATES.analytics_managed(ANALYTICS)
+    assert ret["result"] is True
+    _fun, name, kwargs = only_call(states, "file.managed")
+    assert name == ANALYTICS
+    assert "googletagmanager.com/gtm.js" in kwargs["contents"] and "GTM-TM46SL7T" in kwargs["contents"]
+    assert (kwargs["user"], kwargs["group"], kwargs["mode"]) == (939, 939, "0600")
+    assert kwargs["contents_newline"] is False and "show_changes" not in kwargs
+
+
+@pytest.mark.parametrize("grains_airgap,pillar_soc", [(True, True), (False, False)], ids=["airgapped", "off"])
+def test_analytics_off_is_an_empty_file(states, grains, pillar, grains_airgap, pillar_soc):
+    if grains_airgap:
+        grains["airgap"] = True
+    pillar["soc"] = {"telemetryEnabled": pillar_soc}
+    STATES.analytics_managed(ANALYTICS)
+    assert only_call(states, "file.managed")[2]["contents"] == ""
+
+
+def test_name_must_be_the_configured_path(states):
+    ret = STATES.analytics_managed("/tmp/elsewhere.js")
+    assert ret["result"] is False and ANALYTICS in ret["comment"] and states.calls == []
+
+
+def test_bad_pillar_is_refused_before_salt_is_asked(states, pillar):
+    pillar["soc"] = {"telemetryEnabled": "maybe"}
+    for fun, name in ((STATES.analytics_managed, ANALYTICS), (STATES.soc_json_managed, SOC_JSON)):
+        ret = fun(name)
+        assert ret["result"] is False and ret["changes"] == {}
+        assert "soc:telemetryEnabled" in ret["comment"] and "'maybe'" in ret["comment"]
+    assert states.calls == []
+
+
+def test_malformed_airgap_is_a_warning(states, pillar):
+    pillar["global"] = {"airgap": "perhaps"}
+    ret = STATES.repo_managed(REPO_FILE)
+    assert any("global:airgap='perhaps'" in w and "fail closed" in w for w in ret["warnings"])
+    assert "file:///nsm/repo/" in only_call(states, "file.managed")[2]["contents"]
+
+
+def test_repo_with_a_proxy_password_shows_no_diff(states, pillar):
+    pillar["manager"] = {"proxy": "http://u:pw%21@proxy.corp.lan:3128"}
+    STATES.repo_managed(REPO_FILE)
+    kwargs = only_call(states, "file.managed")[2]
+    assert kwargs["show_changes"] is False and kwargs["mode"] == "0600"
+    assert "proxy_password=pw!" in kwargs["contents"]
+
+
+def test_soc_json_merges_into_what_is_on_disk(states, opts, workdir):
+    root = workdir / "root"
+    target = root / SOC_JSON.lstrip("/")
+    target.parent.mkdir(parents=True)
+    target.write_text('{"server": {"baseUrl": "/", "client": {"docsUrl": "/docs/"}}}')
+    opts["so_telemetry_root"] = str(root)
+    STATES.soc_json_managed(str(target))
+    contents = only_call(states, "file.managed")[2]["contents"]
+    assert '"baseUrl": "/"' in contents and '"docsUrl": "/docs/"' in contents
+    assert '"telemetryEnabled": true' in contents
+
+
+def test_unparsable_soc_json_is_never_handed_to_salt(states, opts, workdir):
+    root = workdir / "root"
+    target = root / SOC_JSON.lstrip("/")
+    target.parent.mkdir(parents=True)
+    target.write_text("{oops")
+    opts["so_telemetry_root"] = str(root)
+    ret = STATES.soc_json_managed(str(target))
+    assert ret["result"] is False and "refusing to overwrite" in ret["comment"] and states.calls == []
+
+
+def test_host_owned_artefact_is_not_written(states, pillar):
+    pillar["so_telemetry"] = {"owners": {"analytics": "host", "repo": "host", "patch_schedule": "host"}}
+    for ret in (STATES.analytics_managed(ANALYTICS), STATES.repo_managed(REPO_FILE),
+                STATES.patch_schedule("patch_os_schedule")):
+        assert ret["result"] is True and ret["changes"] == {}
+        assert "Owned by the host tree" in ret["comment"]
+    assert states.calls == []
+
+
+@pytest.mark.parametrize(
+    "chunk,fun,name",
+    [
+        ({"state": "file", "fun": "managed", "name": ANALYTICS, "__id__": "socanalytics", "__sls__": "soc.config"},
+         "analytics_managed", ANALYTICS),
+        ({"state": "pkgrepo", "fun": "managed", "name": "securityonion", "__id__": "so_repo",
+          "__sls__": "repo.client.oracle"}, "repo_managed", REPO_FILE),
+        ({"state": "schedule", "fun": "present", "name": "patch_os_schedule", "__id__": "patch_os_schedule",
+          "__sls__": "patch.os.schedule"}, "patch_schedule", "patch_os_schedule"),
+    ],
+    ids=["analytics", "pkgrepo", "patch-job"],
+)
+def test_second_writer_in_the_same_run_is_refused(states, lowstate, chunk, fun, name):
+    lowstate.append(chunk)
+    ret = getattr(STATES, fun)(name)
+    assert ret["result"] is False and f"state {chunk['__id__']} ({chunk['__sls__']})" in ret["comment"]
+    assert states.calls == []
+
+
+def test_resync_job_is_built_by_the_module(states, engine):
+    STATES.highstate_schedule("highstate_schedule")
+    _fun, name, kwargs = only_call(states, "schedule.present")
+    assert name == "highstate_schedule"
+    assert kwargs == engine.resync_job()["job"]
+
+
+def test_patch_job_security_onion_days(states, pillar):
+    pillar["patch"] = {"os": {"schedule_to_run": "weekends"}}
+    STATES.patch_schedule("patch_os_schedule")
+    kwargs = only_call(states, "schedule.present")[2]
+    assert kwargs["when"] == ["Saturday 08:00", "Sunday 08:00"] and kwargs["splay"] == 900
+    assert kwargs["job_args"] == ["so_telemetry.patch.os"] and kwargs["run_on_start"] is False
+
+
+def test_patch_job_absent_when_off(states, pillar):
+    pillar["patch"] = {"os": {"enabled": False}}
+    ret = STATES.patch_schedule("patch_os_schedule")
+    assert only_call(states, "schedule.absent")[1] == "patch_os_schedule"
+    assert "patch:os:enabled is false" in ret["comment"]
+
+
+def test_legacy_job_removed_alongside(states, opts, workdir):
+    (workdir / "minion.d").mkdir()
+    (workdir / "minion.d" / "_schedule.conf").write_text("schedule:\n  highstate: {function: state.highstate}\n")
+    STATES.highstate_schedule("highstate_schedule", offline=True)
+    assert [(c[0], c[1], c[2].get("offline")) for c in states.calls] == [
+        ("schedule.present", "highstate_schedule", True),
+        ("schedule.absent", "highstate", True),
+    ]
+
+
+def test_job_name_must_be_the_configured_one(states):
+    ret = STATES.highstate_schedule("highstate")
+    assert ret["result"] is False and "highstate_schedule" in ret["comment"] and states.calls == []
+
+
+def test_engine_errors_are_command_execution_errors(engine, pillar):
+    pillar["so_telemetry"] = {"owners": {"analytics": "salt"}}
+    with pytest.raises(CommandExecutionError, match="so_telemetry:owners:analytics"):
+        engine.owners()
+    pillar["so_telemetry"] = {"owners": {"nope": "host"}}
+    with pytest.raises(CommandExecutionError, match="unknown artefacts"):
+        engine.owners()
+
