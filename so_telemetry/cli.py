@@ -318,6 +318,10 @@ def build_parser():
     p = sub.add_parser("audit", help="scan rendered files for external hosts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_audit)
+
+    from so_telemetry import check  # pylint: disable=import-outside-toplevel
+
+    check.add_parser(sub)  # `check`: network preflight (so_telemetry/check.py)
     return parser
 
 
