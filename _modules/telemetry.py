@@ -1457,3 +1457,381 @@ def audit(extra_files=None):
         "host_checks": checks,
         "mismatches": mismatches,
     }
+
+
+# --------------------------------------------------------------------------
+# check: network preflight and the exact wire preview
+#
+# What is checked is what the engine decides (settings, repo_definition,
+# query_params, proxy); this section only builds the requests (with
+# ``requests``), sends at most one per destination and classifies the outcome.
+
+VERSION = "0.1.0"
+USER_AGENT = f"so-telemetry/{VERSION}"
+CHECK_TIMEOUT = 10
+# The system CA store, as dnf (libcurl) trusts it, first match wins;
+# certifi's bundle (requests' default) only when none of these exists.
+_SYSTEM_CA_FILES = (
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Oracle Linux, Rocky, RHEL
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
+
+
+def _check_trust(ca_bundle):
+    """``(verify, description)``: ``ca_bundle``, else ``REQUESTS_CA_BUNDLE``
+    (honoured explicitly: the session ignores the environment), else the
+    system CA store."""
+    import ssl  # pylint: disable=import-outside-toplevel
+
+    for value, origin in ((ca_bundle, "ca_bundle"), (os.environ.get("REQUESTS_CA_BUNDLE"), "REQUESTS_CA_BUNDLE")):
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str) or not os.path.exists(value):
+            raise CommandExecutionError(f"{origin} {value!r} is not a CA bundle file or directory")
+        return value, f"{origin} {value}"
+    candidates = [ssl.get_default_verify_paths().cafile, *_SYSTEM_CA_FILES]
+    for cafile in candidates:
+        if cafile and os.path.isfile(cafile):
+            return cafile, f"system CA store {cafile}"
+    return True, "certifi CA bundle (no system CA store found)"
+
+
+def _check_timeout(timeout):
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        value = -1
+    if isinstance(timeout, bool) or not 0 < value <= 300:
+        raise CommandExecutionError(f"timeout must be a number of seconds from 0 to 300, got {timeout!r}")
+    return value
+
+
+def _wire_host(url):
+    """The Host header http.client sends for ``url`` (no userinfo, no :443)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if parts.port in (None, 443) else f"{host}:{parts.port}"
+
+
+def _probe_url(base, tail):
+    """``tail`` under the directory ``base`` (a baseurl with its query), the
+    query kept exactly as it is (dnf keeps a baseurl's query on every request)."""
+    parts = urllib.parse.urlsplit(base)
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urllib.parse.urlunsplit(parts._replace(path=path + tail))
+
+
+def _check_proxies(host, real):
+    """``(proxies, shown)`` for one destination host: the ``requests``
+    proxies mapping with the credentials (percent-encoded), and the proxy
+    URL with the password masked. ``({}, "direct")`` when no proxy applies."""
+    if not real or _bypassed(host, real.get("no_proxy") or []):
+        return {}, "direct" if not real else f"direct: manager:no_proxy covers {host}"
+    parts = urllib.parse.urlsplit(real["url"])
+    auth = shown_auth = ""
+    if real.get("username"):
+        user = urllib.parse.quote(real["username"], safe="")
+        auth = shown_auth = user
+        if real.get("password"):
+            auth += ":" + urllib.parse.quote(real["password"], safe="")
+            shown_auth += ":" + _SECRET
+        auth += "@"
+        shown_auth += "@"
+    url = f"{parts.scheme}://{auth}{parts.netloc}"
+    return {"https": url}, f"proxy {parts.scheme}://{shown_auth}{parts.netloc}"
+
+
+def _check_plan():
+    """The destinations this node contacts, as the engine decides them:
+    ``{"mode", "reason", "airgap", "destinations": [...], "notes": [...]}``.
+    Pure: no network, no ``requests``."""
+    state = settings()
+    if state["airgap"]["enabled"]:
+        return {
+            "mode": "airgap",
+            "airgap": True,
+            "reason": f"airgapped ({state['airgap']['reason']}): this node contacts nothing; no connection, "
+            "no DNS lookup",
+            "destinations": [],
+            "notes": [],
+        }
+    definition = repo_definition()
+    mode = definition["mode"]
+    dests = []
+    notes = []
+    if mode == "upstream":
+        if state["os_updates"]["telemetry"]:
+            reason = ("manager-like node, OS updates on: each upstream mirror with the telemetry query "
+                      "(exactly the query the repository file carries), and the signing key")
+        else:
+            reason = f"manager-like node, OS updates off ({state['os_updates']['reason']}): upstream without a query"
+        label = "mirror"
+    else:
+        reason = "node: only its manager's repository, never upstream, never a query"
+        label = "manager repository"
+    many = len(definition["baseurls"]) > 1
+    for i, base in enumerate(definition["baseurls"], 1):
+        dests.append({
+            "name": f"{label} {i}" if many else label,
+            "kind": "mirror",
+            "url": _probe_url(base, "repodata/repomd.xml"),
+            "probe": True,
+        })
+    key = definition["gpgkey"]
+    if urllib.parse.urlsplit(key).scheme == "https":
+        dests.append({"name": "GPG key", "kind": "gpgkey", "url": key, "probe": True})
+    else:
+        notes.append(f"GPG key {key} is a local file: nothing to contact")
+    if state["manager_like"] and state["soc"]["enabled"]:
+        gtm = _analytics_settings()
+        dests.append({
+            "name": "SOC Tag Manager",
+            "kind": "soc",
+            "url": gtm["src"],
+            "probe": False,
+            "detail": "loaded by the analysts' browsers from the SOC web UI, not by this node: not probed "
+            "from here; allow it on the browsers' way out",
+        })
+    elif state["manager_like"]:
+        notes.append(f"SOC Telemetry off ({state['soc']['reason']}): browsers load no Tag Manager")
+    seen = set()
+    unique = []
+    for dest in dests:  # at most one request per destination
+        if dest["url"] not in seen:
+            seen.add(dest["url"])
+            unique.append(dest)
+    # Nothing but the allow-listed query may ride on a request.
+    expected = query_params() if mode == "upstream" else {}
+    for dest in unique:
+        if dest["kind"] != "mirror":
+            continue
+        got = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(dest["url"]).query, keep_blank_values=True))
+        if not set(got) <= set(QUERY_FIELDS) or got != expected:
+            raise CommandExecutionError(f"refusing to send {dest['url']}: its query is not exactly the allow-listed one")
+    return {"mode": mode, "airgap": False, "reason": reason, "destinations": unique, "notes": notes}
+
+
+def _check_session():
+    """A ``requests`` session that sends only what we set: no environment
+    proxies, netrc or CA bundle (``trust_env=False``), and exactly these
+    headers (``Host`` and ``Accept-Encoding`` named so http.client adds none)."""
+    import requests  # pylint: disable=import-outside-toplevel
+
+    session = requests.Session()
+    session.trust_env = False
+    session.headers.clear()
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"})
+    return session
+
+
+def _check_prepare(session, url):
+    import requests  # pylint: disable=import-outside-toplevel
+
+    req = requests.Request("GET", url, headers={"Host": _wire_host(url)})
+    return session.prepare_request(req)
+
+
+def _exc_chain(exc):
+    """``exc`` and everything it wraps (``__cause__``, ``__context__``,
+    urllib3's ``reason``, args that are exceptions)."""
+    todo, seen = [exc], []
+    while todo:
+        cur = todo.pop(0)
+        if not isinstance(cur, BaseException) or any(cur is s for s in seen):
+            continue
+        seen.append(cur)
+        todo.extend([cur.__cause__, cur.__context__, getattr(cur, "reason", None)])
+        todo.extend(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))
+    return seen
+
+
+def _check_classify(exc):
+    """``(cause, detail)`` of a failed request: ``proxy error``, ``TLS
+    verification failed``, ``TLS error``, ``timeout``, ``DNS failure``,
+    ``connection refused`` or ``connection failed``."""
+    import socket  # pylint: disable=import-outside-toplevel
+
+    import requests  # pylint: disable=import-outside-toplevel
+
+    chain = _exc_chain(exc)
+    text = " ".join(str(e) for e in chain)
+    # the innermost message says it best ("[Errno 111] Connection refused")
+    detail = next((str(e) for e in reversed(chain) if str(e)), str(exc))
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "proxy error", detail
+    if isinstance(exc, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            return "TLS verification failed", detail
+        return "TLS error", detail
+    if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(e, (socket.timeout, TimeoutError)) for e in chain):
+        return "timeout", detail
+    names = {type(e).__name__ for e in chain}
+    low = text.lower()
+    if (
+        "NameResolutionError" in names
+        or any(isinstance(e, socket.gaierror) for e in chain)
+        or "name or service not known" in low
+        or "temporary failure in name resolution" in low
+        or "nodename nor servname" in low
+    ):
+        return "DNS failure", detail
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in low:
+        return "connection refused", detail
+    return "connection failed", detail
+
+
+def _mask(text, secrets):
+    text = str(text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _SECRET)
+    return text
+
+
+def _check_send(session, prepared, proxies, verify, timeout):
+    """Send one prepared request (no retry, no redirect, body not read):
+    ``{"ok", "status", "http_status", "latency_ms", "error", "detail"}``."""
+    import time  # pylint: disable=import-outside-toplevel
+
+    import requests  # pylint: disable=import-outside-toplevel
+
+    start = time.monotonic()
+    try:
+        resp = session.send(
+            prepared, proxies=proxies, verify=verify, timeout=(timeout, timeout), allow_redirects=False, stream=True
+        )
+    except requests.exceptions.RequestException as exc:
+        cause, detail = _check_classify(exc)
+        return {"ok": False, "status": "failed", "error": cause, "detail": detail, "exception": str(exc),
+                "latency_ms": round((time.monotonic() - start) * 1000, 1)}
+    latency = round((time.monotonic() - start) * 1000, 1)
+    code = resp.status_code
+    location = resp.headers.get("Location")
+    resp.close()
+    out = {"http_status": code, "latency_ms": latency}
+    if code >= 400:
+        out.update(ok=False, status="failed", error=f"HTTP error {code}", detail=resp.reason or "")
+    elif 300 <= code < 400:
+        out.update(ok=True, status="ok",
+                   detail=f"redirect to {location} (not followed; dnf follows it: allow that host too)")
+    else:
+        out.update(ok=True, status="ok", detail=resp.reason or "")
+    return out
+
+
+def check(dry_run=False, timeout=CHECK_TIMEOUT, ca_bundle=None):
+    """
+    Network preflight of exactly the destinations this node contacts for OS
+    updates (and, listed only, SOC Telemetry's Tag Manager, which the
+    analysts' browsers load): per destination the exact request (method, URL
+    with its query, every header) and, unless ``dry_run``, one GET of it
+    (through ``manager:proxy`` when it applies; no retry, no redirect
+    followed, each bounded by ``timeout`` seconds) with the outcome: ok with
+    the HTTP status and latency, or the cause (DNS failure, connection
+    refused, TLS verification failed, HTTP error, timeout, proxy error).
+
+    Airgapped: no connection and no DNS lookup at all, and the reason. The
+    proxy password is never shown. Sets exit code 1 when a probed
+    destination does not answer.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call telemetry.check dry_run=True
+        salt '*' telemetry.check
+        salt-call telemetry.check timeout=5 ca_bundle=/etc/pki/tls/certs/ca-bundle.crt
+    """
+    timeout = _check_timeout(timeout)
+    plan = _check_plan()
+    out = {
+        "result": True,
+        "dry_run": bool(dry_run),
+        "airgap": plan["airgap"],
+        "mode": plan["mode"],
+        "reason": plan["reason"],
+        "notes": plan["notes"],
+        "user_agent": USER_AGENT,
+        "timeout": timeout,
+        "destinations": [],
+        "unreachable": [],
+        "updates": "",
+        "proxy": {},
+        "trust": "",
+    }
+    if plan["airgap"]:
+        out["summary"] = plan["reason"]
+        out["updates"] = "from the local repository only"
+        return out
+    verify, out["trust"] = _check_trust(ca_bundle)
+    # The proxy is the manager's way out to upstream (see repo_definition):
+    # only when it applies there, and per host unless manager:no_proxy covers it.
+    real = proxy() if plan["mode"] == "upstream" else {}
+    secrets = []
+    if real:
+        out["proxy"] = proxy_public()
+        secrets = [real["password"], urllib.parse.quote(real["password"], safe="")] if real["password"] else []
+    session = _check_session()
+    try:
+        for dest in plan["destinations"]:
+            host = urllib.parse.urlsplit(dest["url"]).hostname
+            entry = {k: dest[k] for k in ("name", "kind", "url", "probe")}
+            entry["host"] = host
+            if not dest["probe"]:
+                entry.update(status="listed", ok=None, detail=dest["detail"])
+                out["destinations"].append(entry)
+                continue
+            prepared = _check_prepare(session, dest["url"])
+            proxies, via = _check_proxies(host, real)
+            entry["via"] = via
+            entry["request"] = {"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers)}
+            if proxies:
+                import requests  # pylint: disable=import-outside-toplevel
+
+                parts = urllib.parse.urlsplit(dest["url"])
+                connect = {k: f"Basic {_SECRET}" if k.lower() == "proxy-authorization" else v
+                           for k, v in requests.adapters.HTTPAdapter().proxy_headers(proxies["https"]).items()}
+                entry["connect"] = {"target": f"{parts.hostname}:{parts.port or 443}", "headers": connect}
+            if dry_run:
+                entry.update(status="planned", ok=None)
+            else:
+                entry.update(_check_send(session, prepared, proxies, verify, timeout))
+                for field in ("detail", "exception"):
+                    if field in entry:
+                        entry[field] = _mask(entry[field], secrets)
+            out["destinations"].append(entry)
+    finally:
+        session.close()
+    probed = [d for d in out["destinations"] if d["probe"]]
+    listed = [d for d in out["destinations"] if not d["probe"]]
+    if dry_run:
+        out["summary"] = (f"dry run: {len(probed)} request(s) prepared, none sent"
+                          + (f"; {len(listed)} destination(s) listed, never probed" if listed else ""))
+        return out
+    bad = [d for d in probed if not d["ok"]]
+    out["unreachable"] = [f"{d['name']} ({d['url']}): {d['error']}" for d in bad]
+    mirrors = [d for d in probed if d["kind"] == "mirror"]
+    good = [d for d in mirrors if d["ok"]]
+    if not mirrors:
+        out["updates"] = "no network repository"
+    elif len(good) == len(mirrors):
+        out["updates"] = "updates work: every repository answers"
+    elif good:
+        out["updates"] = (f"updates still work through {good[0]['name']} ({good[0]['host']}): dnf tries the "
+                          "mirrors in order")
+    else:
+        out["updates"] = "updates do NOT work: no repository answers"
+    key = [d for d in probed if d["kind"] == "gpgkey" and not d["ok"]]
+    if key:
+        out["updates"] += "; the GPG key is unreachable: dnf cannot import the signing key from it"
+    out["result"] = not bad
+    out["summary"] = (f"{len(probed) - len(bad)} of {len(probed)} destination(s) answered"
+                      + (f"; unreachable: {', '.join(d['name'] for d in bad)}" if bad else ""))
+    if bad:
+        __context__["retcode"] = 1
+    return out

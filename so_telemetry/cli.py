@@ -659,6 +659,11 @@ def build_parser():
 
     p = add("audit", "scan the rendered files for external hosts (asks Salt)", cmd_audit)
     _global_options(p, suppress=True, with_json=True)
+
+    from so_telemetry import check  # pylint: disable=import-outside-toplevel
+
+    p = check.add_parser(sub)  # network preflight (so_telemetry/check.py)
+    _global_options(p, suppress=True, with_json=True)
     return parser
 
 
