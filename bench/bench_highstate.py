@@ -37,6 +37,7 @@ from tests.conftest import SALT_CALL, Sandbox  # noqa: E402  pylint: disable=wro
 
 TARGET = 1.5
 NOP_TOP = "bench_top"
+TARGET_SHARE = 1.10
 
 # cost centres looked up in the profile (pstats regex -> label)
 CENTRES = [
@@ -210,6 +211,13 @@ def main(argv=None):
                 note += f"; FAILED states: {res['failed_states']}"
             rows.append(common.row(f"1. highstate / empty SLS ({name} file roots)", base, hs,
                                    f"<= {TARGET}x", rat <= TARGET, unit="s", note=note))
+            # The library's own share: the same highstate machinery (top
+            # file, sync of dynamic modules, pillar) with only a nop in the top.
+            share = common.ratio(hs, nop)
+            res["library_share"] = share
+            rows.append(common.row(f"1. library share: highstate / nop-only-top highstate ({name} file roots)",
+                                   nop, hs, f"<= {TARGET_SHARE}x", share <= TARGET_SHARE, unit="s",
+                                   note="what the library adds to a highstate: its SLS, its module, its states"))
             if rat > TARGET and not args.no_profile:
                 print(f"  [{name}] ratio {rat:.2f} > {TARGET}: profiling one run of each side", flush=True)
                 res["profile"] = {

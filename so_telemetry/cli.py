@@ -193,6 +193,7 @@ def _child(args, calls, wfd, deadline):
             _probe_master(opts, minion_file, deadline)
         send(phase="salt", master=", ".join(_masters(opts)) if remote else "")
         import salt.client  # pylint: disable=import-outside-toplevel
+        import salt.utils.args  # pylint: disable=import-outside-toplevel
         import salt.utils.verify  # pylint: disable=import-outside-toplevel
 
         try:
@@ -211,8 +212,10 @@ def _child(args, calls, wfd, deadline):
         for fun, fun_args in calls:
             if fun not in caller.sminion.functions:
                 raise CliError(f"{fun} is not available to Salt (is the so-telemetry library installed or synced?)")
+            # "key=value" arguments are keyword arguments, as on salt-call's command line
+            pos, kwargs = salt.utils.args.parse_input(fun_args, condition=False)
             try:
-                results.append(caller.cmd(fun, *fun_args))
+                results.append(caller.cmd(fun, *pos, **kwargs))
             except Exception as exc:  # noqa: BLE001  pylint: disable=broad-except
                 raise CliError(f"{fun} failed: {one_line(exc)}", kind="call") from None
         send(result=results)
