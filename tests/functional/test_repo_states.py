@@ -6,6 +6,7 @@ import urllib.parse
 import pytest
 
 from tests.conftest import state_results
+from tests.saltcompat import assert_schedule_add_predicted
 
 REPO_FILE = "/etc/yum.repos.d/securityonion.repo"
 SID = "so-telemetry-repo-telemetry-repo_managed"
@@ -115,8 +116,8 @@ def test_schedules_present(sandbox, test_mode):
     hs = ret["so-telemetry-resync-telemetry-highstate_schedule"]
     po = ret["so-telemetry-patch-os-schedule-telemetry-patch_schedule"]
     if test_mode:
-        assert hs["result"] is None and hs["changes"] == {"highstate": "added"}
-        assert po["result"] is None and po["changes"] == {"patch_os": "added"}
+        assert_schedule_add_predicted(hs, "highstate", "state.highstate")
+        assert_schedule_add_predicted(po, "patch_os", "state.sls")
         assert sched(sandbox) == {}
         return
     jobs = sched(sandbox)
