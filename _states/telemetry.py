@@ -206,8 +206,11 @@ def _test_result(ret):
 
 def _present(name, job, offline):
     ret = __states__["schedule.present"](name, **job, **_schedule_kwargs(offline))
-    if __opts__["test"] and ret.get("result") is True and "would" in ret.get("comment", "").lower():
-        ret["changes"] = ret.get("changes") or {name: {"old": None, "new": job}}
+    comment = ret.get("comment", "").lower()
+    if __opts__["test"] and ret.get("result") is True and "would" in comment and not ret.get("changes"):
+        # Salt 3006.9 predicts no change where 3008 says {name: "added"}:
+        # report what the real run will (the same on both lines).
+        ret["changes"] = {name: "added"} if "add" in comment else {name: {"old": "present", "new": job}}
     return _test_result(ret)
 
 

@@ -301,7 +301,8 @@ def main(argv=None):
             for r in rows:
                 r["metric"] += f" [experiment: master {tag}]"
         common.write_result(args.name, {
-            "benchmark": "grid", "layout": args.layout, "master_opts": master_opts, "globs": {n: GLOBS[n] for n in sizes},
+            "benchmark": "grid", "layout": args.layout, "master_opts": master_opts,
+            "globs": {n: GLOBS[n] for n in sizes},
             "roles": {m: ("so-manager" if m == "bench-m1" else "so-sensor") for m in rig.ids},
             "startup_s": rig.startup_s, "results": results, "rows": rows,
         })

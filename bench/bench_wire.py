@@ -176,8 +176,8 @@ def main(argv=None):
                      f"{results['off']['makecache_s']['median']:.2f} s off"))
         for case in ("default", "all"):
             med = added[case]["per_request"]["median"]
-            off_len = common.median([len(l) for lines in per_case["off"]["lines"] for l in lines])
-            on_len = common.median([len(l) for lines in per_case[case]["lines"] for l in lines])
+            off_len = common.median([len(line) for lines in per_case["off"]["lines"] for line in lines])
+            on_len = common.median([len(line) for lines in per_case[case]["lines"] for line in lines])
             row = common.row(
                 f"3. request line: bytes the query adds ({case} fields)", off_len, on_len,
                 f"+<= {TARGET_BYTES} bytes",

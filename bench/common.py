@@ -134,7 +134,8 @@ def machine():
 def row(metric, baseline, measured, target, met, unit="", note=""):
     """One line of the results table. ``baseline``/``measured`` are numbers
     (or None); ``target`` is text (e.g. "<= 1.5x"); ``met`` True/False/None."""
-    rat = ratio(measured, baseline) if isinstance(measured, (int, float)) and isinstance(baseline, (int, float)) else None
+    numbers = isinstance(measured, (int, float)) and isinstance(baseline, (int, float))
+    rat = ratio(measured, baseline) if numbers else None
     return {
         "metric": metric,
         "unit": unit,

@@ -72,7 +72,8 @@ def main(argv=None):
     (common.OUT / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     md = ["# so-telemetry benchmarks", "",
           f"Machine: {info['nproc']} CPU ({info['cpu']}), {info['memory_mib']} MiB, Python {info['python']}, "
-          f"Salt {info['salt']}, pytest-salt-factories {info['pytest_salt_factories']}, {info['dnf']and 'dnf ' + info['dnf']}, "
+          f"Salt {info['salt']}, pytest-salt-factories {info['pytest_salt_factories']}, "
+          f"{info['dnf'] and 'dnf ' + info['dnf']}, "
           f"kernel {info['kernel']}, {info['date_utc']}.", "",
           common.table(rows), ""]
     md += [f"- {r['metric']}: {r['note']}" for r in rows if r.get("note")]

@@ -20,7 +20,7 @@ file_roots:
     - $REPO
 # The checkout is the second file root: keep its generated trees off the file server.
 file_ignore_regex:
-  - '(^|/)\.(venv|tmp|git)(/|\$)'
+  - '(^|/)\.(venv[^/]*|tmp|git)(/|\$)'
   - '(^|/)(sandbox|__pycache__)(/|\$)'
 pillar_roots:
   base:

@@ -15,13 +15,18 @@ that never answers is known and named. A minion already running a highstate
 conflict: it is retried after ``--retry-wait`` seconds up to ``--retries``
 times and counted failed if still busy. Exit 0 when every minion is ok, 1 when
 any failed, 2 when nothing could be run (no master configuration, no matching
-minion, no master).
+minion, no master) or Salt itself failed: any exception from Salt (client,
+event bus, key resolution) ends as one ``so-telemetry: error: ...`` line on
+stderr, never a traceback. The differences between the Salt lines (3006.9,
+3008.x) are in ``so_telemetry.saltcompat``.
 """
 
 import os
 import re
 import sys
 import time
+
+from so_telemetry import saltcompat
 
 # Salt's answer when another state run (schedule, another sync) holds the minion.
 BUSY_RE = re.compile(r'^The function "state\.[a-z_]+" is running as PID \d+')
@@ -72,14 +77,34 @@ def classify(ret, retcode=0):
 def _load(config_dir):
     """``(LocalClient, opts)`` for the master config in ``config_dir``."""
     import salt.client  # pylint: disable=import-outside-toplevel
-    import salt.config  # pylint: disable=import-outside-toplevel,unused-import
+    import salt.config  # pylint: disable=import-outside-toplevel
     import salt.exceptions  # pylint: disable=import-outside-toplevel
 
     master_conf = os.path.join(config_dir or "/etc/salt", "master")
     if not os.path.isfile(master_conf):
-        raise SyncError(f"no salt-master configuration at {master_conf} (run this on the manager, or pass --config-dir)")
+        raise SyncError(
+            f"no salt-master configuration at {master_conf} (run this on the manager, or pass --config-dir)"
+        )
+    # The configuration is read before the client exists: Salt exits the
+    # process (SystemExit) on a configuration it cannot parse, and a
+    # LocalClient half-built by that prints a traceback when collected.
     try:
-        client = salt.client.LocalClient(c_path=master_conf)
+        opts = salt.config.client_config(master_conf)
+    except SystemExit as exc:
+        raise SyncError(f"cannot read the salt-master configuration {master_conf} (Salt exited {exc.code})") from None
+    except (salt.exceptions.SaltException, OSError) as exc:
+        raise SyncError(f"cannot use the salt-master configuration {master_conf}: {exc}") from exc
+    class Client(salt.client.LocalClient):
+        """A LocalClient whose failed ``__init__`` (unreadable master key...)
+        does not print a traceback when collected: Salt's ``__del__`` closes
+        an event bus that was never opened."""
+
+        def __del__(self):
+            if "event" in vars(self):
+                super().__del__()
+
+    try:
+        client = Client(mopts=opts)
     except (salt.exceptions.SaltException, OSError) as exc:
         raise SyncError(f"cannot use the salt-master configuration {master_conf}: {exc}") from exc
     return client, client.opts
@@ -87,10 +112,7 @@ def _load(config_dir):
 
 def resolve(opts, target):
     """Sorted ids of the accepted minions matching the glob ``target``."""
-    import salt.utils.minions  # pylint: disable=import-outside-toplevel
-
-    res = salt.utils.minions.CkMinions(opts).check_minions(target, "glob", fun="state.highstate")
-    return sorted(set(res.get("minions") or []))
+    return saltcompat.check_minions(opts, target, "glob", fun="state.highstate")
 
 
 class Grid:
@@ -115,7 +137,8 @@ class Grid:
         self.done += 1
         (self.ok if status == "ok" else self.failed).append(minion)
         word = "ok" if status == "ok" else "FAILED"
-        _out(f"[{self.done}/{self.total}] {minion}: {word}, {detail}" if detail else f"[{self.done}/{self.total}] {minion}: {word}")
+        prefix = f"[{self.done}/{self.total}] {minion}: {word}"
+        _out(f"{prefix}, {detail}" if detail else prefix)
 
     # -- jobs
     def publish(self, minions):
@@ -150,7 +173,8 @@ class Grid:
                 return
             self.final(
                 minion, "failed",
-                f"busy: a highstate was still running after {self.retries} retr{'y' if self.retries == 1 else 'ies'} ({detail})",
+                f"busy: a highstate was still running after {self.retries} "
+                f"retr{'y' if self.retries == 1 else 'ies'} ({detail})",
             )
             return
         self.final(minion, status, detail)
@@ -211,5 +235,16 @@ def run(args):
             except Exception:  # pylint: disable=broad-except
                 pass
     except SyncError as exc:
-        print(f"so-telemetry: error: {exc}", file=sys.stderr, flush=True)
-        return 2
+        return _error(exc)
+    except SystemExit as exc:
+        # Salt exits the process on some errors (configuration, permissions)
+        return _error(f"Salt gave up (exit {exc.code})")
+    except Exception as exc:  # pylint: disable=broad-except
+        # Salt raises from deep inside (LocalClient, the event bus, the key
+        # cache), with types that differ between Salt lines: one line, exit 2.
+        return _error(f"Salt failed: {type(exc).__name__}: {_first_line(exc) or 'no detail'}")
+
+
+def _error(message):
+    print(f"so-telemetry: error: {message}", file=sys.stderr, flush=True)
+    return 2

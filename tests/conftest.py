@@ -8,7 +8,6 @@
 """
 
 import json
-import logging
 import os
 import pathlib
 import shutil
@@ -22,10 +21,11 @@ import salt.config  # noqa: F401  pylint: disable=unused-import
 import pytest
 import yaml
 
+from tests.saltcompat import SALT_LINE, SALT_VERSION, quiet_salt_import_logging
+
 # ... then drop the handlers salt's import put on the root logger (a deferred
 # stderr handler that flushes into pytest's closed capture stream at exit).
-for _handler in list(logging.root.handlers):
-    logging.root.removeHandler(_handler)
+quiet_salt_import_logging()
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TMP = REPO / ".tmp"
@@ -36,6 +36,10 @@ SO_TELEMETRY = str(BIN / "so-telemetry") if (BIN / "so-telemetry").exists() else
 # The pillar top the sandboxes use: the shipped one plus `tests` last, so a
 # test can set any key (the shipped top is shadowed: first pillar root wins).
 _SHIPPED_TOP = yaml.safe_load((REPO / "pillar" / "top.sls").read_text())
+
+
+def pytest_report_header(config):
+    return f"Salt line {SALT_LINE}: salt {SALT_VERSION.string} ({sys.executable})"
 
 
 def pytest_configure(config):
@@ -133,7 +137,9 @@ class Sandbox:
         except (ValueError, KeyError):
             raise SaltCallError(f"{' '.join(args)} -> rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}") from None
         if check and proc.returncode != 0:
-            raise SaltCallError(f"{' '.join(args)} -> rc {proc.returncode}\n{json.dumps(data, indent=1)}\n{proc.stderr}")
+            raise SaltCallError(
+                f"{' '.join(args)} -> rc {proc.returncode}\n{json.dumps(data, indent=1)}\n{proc.stderr}"
+            )
         return data
 
     def cli(self, *args, input=None, check=False, env=None):

@@ -232,7 +232,8 @@ def test_bad_soc_value_does_not_hold_up_the_other_channel(sandbox):
     sandbox.set_pillar({"soc": {"telemetryEnabled": "maybe"}, "patch": {"os": {"enabled": False}}})
     ret = state_results(sandbox.salt_call("state.highstate", check=False))
     assert ret[JS_SID]["result"] is False and "soc:telemetryEnabled" in ret[JS_SID]["comment"]
-    others = {k: v for k, v in ret.items() if k.startswith(("so-telemetry-repo", "so-telemetry-resync", "so-telemetry-patch"))}
+    prefixes = ("so-telemetry-repo", "so-telemetry-resync", "so-telemetry-patch")
+    others = {k: v for k, v in ret.items() if k.startswith(prefixes)}
     assert len(others) == 3 and all(v["result"] is True for v in others.values()), others
     assert "?" not in sandbox.path("/etc/yum.repos.d/securityonion.repo").read_text()
     assert not sandbox.path(ANALYTICS).exists()

@@ -222,10 +222,10 @@ def master(salt_factories, local_pillar):
             "file_roots": {"base": [str(REPO / "salt"), str(REPO)]},
             "pillar_roots": {"base": [str(local_pillar), str(REPO / "pillar")]},
             "log_level_logfile": "info",
-            # <repo> is a file root (for salt://_modules): keep the virtualenv,
-            # git and .tmp (salt-factories' own keys live there) out of the
-            # file server, and out of every minion's reach.
-            "file_ignore_regex": [r"(^|/)\.(venv|tmp|git)(/|$)", r"(^|/)(sandbox|__pycache__)(/|$)"],
+            # <repo> is a file root (for salt://_modules): keep the virtualenvs
+            # (.venv, .venv-3006), git and .tmp (salt-factories' own keys live
+            # there) out of the file server, and out of every minion's reach.
+            "file_ignore_regex": [r"(^|/)\.(venv[^/]*|tmp|git)(/|$)", r"(^|/)(sandbox|__pycache__)(/|$)"],
             "fileserver_list_cache_time": 600,
             # a stopped minion is given up on quickly by plain `salt` calls
             "gather_job_timeout": 5,

@@ -92,9 +92,11 @@ def _state(sid, result, run_num, changes=None, comment=""):
         ([BUSY_MSG], 1, ("busy", BUSY_MSG)),
         ([BUSY_MSG.replace("highstate", "sls")], 1, ("busy", BUSY_MSG.replace("highstate", "sls"))),
         (["Pillar failed to render with the following messages:", "Rendering SLS 'tests' failed"], 1,
-         ("failed", "highstate did not run: Pillar failed to render with the following messages:; Rendering SLS 'tests' failed")),
+         ("failed", "highstate did not run: Pillar failed to render with the following messages:; "
+                    "Rendering SLS 'tests' failed")),
         ({}, 0, ("failed", "highstate returned nothing (no top file match?)")),
-        ("'state.highstate' is not available.", 254, ("failed", "highstate did not run: 'state.highstate' is not available.")),
+        ("'state.highstate' is not available.", 254,
+         ("failed", "highstate did not run: 'state.highstate' is not available.")),
         (_state("a", True, 0), 2, ("failed", "highstate exited 2 with 0 changed and no failed state")),
     ],
     ids=["ok", "failed", "busy", "busy-other-state-fn", "render-error", "empty", "string", "retcode"],
@@ -106,6 +108,15 @@ def test_classify(ret, retcode, expected):
 
 
 # --------------------------------------------------------------------------
+
+
+def test_file_server_serves_no_virtualenv_git_or_tmp(grid):
+    """<repo> is a file root: its virtualenvs (one per Salt line), .git and
+    .tmp stay off the file server."""
+    files = grid.call(MANAGER, "cp.list_master")
+    assert "_modules/telemetry.py" in files and "soc/init.sls" in files, files[:20]
+    hidden = [f for f in files if any(p in (".git", ".tmp") or p.startswith(".venv") for p in f.split("/")[:-1])]
+    assert hidden == [], hidden[:20]
 
 
 def test_highstate_renders_the_grid(grid):
@@ -231,7 +242,8 @@ def test_busy_minion_is_reported_and_retried(grid):
 
     proc = grid.sync("--target", MANAGER, "--retries", "60", "--retry-wait", "1")
     print(proc.stdout)
-    busy = [line for line in proc.stdout.splitlines() if f"{MANAGER}: busy: a highstate is already running, retry " in line]
+    busy_line = f"{MANAGER}: busy: a highstate is already running, retry "
+    busy = [line for line in proc.stdout.splitlines() if busy_line in line]
     assert busy, f"the slow highstate ended before the second sync: test is void\n{proc.stdout}"
     assert busy[0].startswith(f"[-/1] {MANAGER}: busy: a highstate is already running, retry 1/60 in 1s (The function")
     assert_synced_ok(proc, [MANAGER])

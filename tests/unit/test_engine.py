@@ -14,7 +14,7 @@ import urllib.parse
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from .conftest import BASE_GRAINS, HOSTNAME, IDENTITY_GRAINS, IDENTITY_STRINGS, IPV4, IPV6
+from .conftest import BASE_GRAINS, HOSTNAME, IDENTITY_GRAINS, IDENTITY_STRINGS, IPV4
 
 QUERY_FIELDS = {"version", "os", "arch", "features", "license"}
 DEFAULT_QUERY = {"version": "2.4.190", "os": "oracle9", "arch": "x86_64"}
@@ -369,7 +369,8 @@ def test_component_pillar_must_be_a_mapping(telemetry, pillar, comp, value):
 @pytest.mark.parametrize(
     "broken,pil",
     [("soc", {"soc": "x"}), ("soc", {"soc": {"telemetryEnabled": "maybe"}}),
-     ("os_updates", {"patch": {"os": {"enabled": "maybe"}}}), ("os_updates", {"patch": {"os": {"schedule_to_run": "nope"}}})],
+     ("os_updates", {"patch": {"os": {"enabled": "maybe"}}}),
+     ("os_updates", {"patch": {"os": {"schedule_to_run": "nope"}}})],
     ids=repr,
 )
 def test_a_broken_channel_does_not_hold_up_the_other(telemetry, pillar, broken, pil):
@@ -548,7 +549,11 @@ INJECTIONS = [
 ]
 
 
-@pytest.mark.parametrize("key,value,name", INJECTIONS, ids=lambda v: repr(v) if not isinstance(v, str) or ":" not in v else "")
+def _injection_id(value):
+    return repr(value) if not isinstance(value, str) or ":" not in value else ""
+
+
+@pytest.mark.parametrize("key,value,name", INJECTIONS, ids=_injection_id)
 def test_pillar_injection_refused(telemetry, grains, pillar, key, value, name):
     grains.update(IDENTITY_GRAINS)
     pillar["global"] = {key: value}

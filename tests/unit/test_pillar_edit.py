@@ -85,8 +85,8 @@ def test_toggle_back_restores_the_text(workdir):
     P.set_value(str(path), SOC_KEYS, True)
     P.set_value(str(path), SOC_KEYS, False)
     # the comment column may shift with the value's width; everything else is identical
-    assert [re.sub(r"\s+#", " #", l) for l in path.read_text().splitlines()] == [
-        re.sub(r"\s+#", " #", l) for l in COMMENTED.splitlines()
+    assert [re.sub(r"\s+#", " #", line) for line in path.read_text().splitlines()] == [
+        re.sub(r"\s+#", " #", line) for line in COMMENTED.splitlines()
     ]
 
 

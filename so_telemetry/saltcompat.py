@@ -1,0 +1,36 @@
+"""Every difference between the supported Salt lines, for the ``so_telemetry`` package.
+
+Supported: Salt 3006.9 (the onedir Security Onion 2.4 ships) and 3008.x. A
+difference is detected by feature (signature, attribute), not by the version
+string, so a patched 3006 or a later 3008 release takes the right branch.
+
+* ``check_minions``: 3008's ``CkMinions.check_minions()`` takes ``fun`` (the
+  function about to run, which decides whether resources are merged in);
+  3006.9's has no such keyword.
+"""
+
+import functools
+import inspect
+
+
+@functools.lru_cache(maxsize=None)
+def _accepts_keyword(func, name):
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):  # builtins, C callables: assume the old signature
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def check_minions(opts, target, tgt_type="glob", fun=None):
+    """Sorted ids of the accepted minions matching ``target`` on the master
+    whose configuration is ``opts``. ``fun`` is passed to Salt only where
+    ``check_minions`` accepts it (3008); 3006.9 ignores it."""
+    import salt.utils.minions  # pylint: disable=import-outside-toplevel
+
+    ckminions = salt.utils.minions.CkMinions(opts)
+    kwargs = {}
+    if fun is not None and _accepts_keyword(type(ckminions).check_minions, "fun"):
+        kwargs["fun"] = fun
+    res = ckminions.check_minions(target, tgt_type, **kwargs)
+    return sorted(set(res.get("minions") or []))

@@ -1,0 +1,36 @@
+"""Every difference between the supported Salt lines (3006.9, 3008.x) that the
+tests must know about. The package's own differences are in
+``so_telemetry/saltcompat.py``.
+
+* ``SALT_LINE``: ``"3006"`` or ``"3008"``, the major release under test (for
+  messages and the run banner; behaviour is detected, not keyed on it).
+* ``quiet_salt_import_logging()``: importing ``salt.config`` puts a deferred
+  stderr handler on the root logger, flushed at exit into pytest's closed
+  capture stream. 3008 swallows that error in its atexit hook; 3006.9
+  registers the handler's bare ``flush`` and prints ``Exception ignored in
+  atexit callback ... I/O operation on closed file`` after every run. Drop the
+  handlers and, where registered, their atexit flush.
+
+(Under ``test=True``, Salt 3006.9's ``schedule.present`` predicts no change
+for a job it would add, where 3008 says ``{<job>: "added"}``: telemetry's
+schedule states report ``{<job>: "added"}`` on both lines, see
+``_states/telemetry.py`` ``_present``.)
+"""
+
+import atexit
+import logging
+
+import salt.version
+
+SALT_VERSION = salt.version.__saltstack_version__
+SALT_LINE = str(SALT_VERSION.major)
+
+
+def quiet_salt_import_logging():
+    """Remove the handlers ``import salt.config`` left on the root logger."""
+    for handler in list(logging.root.handlers):
+        logging.root.removeHandler(handler)
+        # 3006.9: atexit.register(handler.flush); bound methods compare equal,
+        # so this unregisters exactly that callback (a no-op on 3008).
+        atexit.unregister(handler.flush)
+
