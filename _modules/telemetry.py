@@ -288,7 +288,9 @@ def settings(channel=None):
             errors[name] = exc
             return False
 
-    soc_pillar = pillar_switch("soc", lambda: _strict_bool(config("soc").get("telemetryEnabled"), "soc:telemetryEnabled"))
+    soc_pillar = pillar_switch(
+        "soc", lambda: _strict_bool(config("soc").get("telemetryEnabled"), "soc:telemetryEnabled")
+    )
 
     def read_patch():
         patch = config("patch")
@@ -374,8 +376,9 @@ def _schedule_choice(patch):
     key = f"patch:os:schedules:{name}"
     sched = schedules[name]
     if not isinstance(sched, dict):
-        raise CommandExecutionError(f"pillar key '{key}' must be a mapping like {{splay: 900, schedule: {{hours: 8}}}}, "
-                                    f"got {sched!r}")
+        raise CommandExecutionError(
+            f"pillar key '{key}' must be a mapping like {{splay: 900, schedule: {{hours: 8}}}}, got {sched!r}"
+        )
     unknown = set(sched) - {"splay", "schedule", *_INTERVALS}
     if unknown:
         raise CommandExecutionError(
@@ -776,7 +779,9 @@ def proxy(hosts=None):
             raise CommandExecutionError(f"pillar key '{key}' has a {field} that would break the repository file")
     no_proxy = conf.get("no_proxy") or ""
     if not isinstance(no_proxy, str) or not re.fullmatch(r"[A-Za-z0-9.,:*_\[\] -]*", no_proxy):
-        raise CommandExecutionError(f"pillar key 'manager:no_proxy' must be a comma list of host names, got {no_proxy!r}")
+        raise CommandExecutionError(
+            f"pillar key 'manager:no_proxy' must be a comma list of host names, got {no_proxy!r}"
+        )
     out["no_proxy"] = [h.strip().lower().lstrip("*") for h in no_proxy.split(",") if h.strip()]
     if hosts is not None:
         out["applies"] = not all(_bypassed(h, out["no_proxy"]) for h in hosts)
@@ -834,10 +839,12 @@ def file_spec(comp):
         val = conf.get(f"file_{field}")
         if isinstance(val, str) and val.isdigit():
             val = int(val)
-        if isinstance(val, bool) or not (
-            (isinstance(val, int) and 0 <= val < 2**31) or (isinstance(val, str) and re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", val))
-        ):
-            raise CommandExecutionError(f"pillar key '{comp}:file_{field}' must be an account name or a number, got {val!r}")
+        number = isinstance(val, int) and not isinstance(val, bool) and 0 <= val < 2**31
+        name = isinstance(val, str) and re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", val)
+        if not (number or name):
+            raise CommandExecutionError(
+                f"pillar key '{comp}:file_{field}' must be an account name or a number, got {val!r}"
+            )
         spec[field] = val
     spec["mode"] = "0" + oct(file_mode(comp))[2:].zfill(3)
     return spec
@@ -970,11 +977,15 @@ def _analytics_settings():
         raise CommandExecutionError(f"pillar key 'soc:analytics' must be a mapping, got {analytics!r}")
     container = analytics.get("container_id")
     if not isinstance(container, str) or not re.fullmatch(r"GTM-[A-Z0-9]{4,12}", container):
-        raise CommandExecutionError(f"pillar key 'soc:analytics:container_id' must look like GTM-XXXXXXX, got {container!r}")
+        raise CommandExecutionError(
+            f"pillar key 'soc:analytics:container_id' must look like GTM-XXXXXXX, got {container!r}"
+        )
     url = _check_https(analytics.get("url"), "soc:analytics:url")
     template = analytics.get("template")
     if not isinstance(template, str) or not re.fullmatch(r"[A-Za-z0-9_./-]+\.jinja", template) or ".." in template:
-        raise CommandExecutionError(f"pillar key 'soc:analytics:template' must name a file under soc/files, got {template!r}")
+        raise CommandExecutionError(
+            f"pillar key 'soc:analytics:template' must name a file under soc/files, got {template!r}"
+        )
     return {
         "path": path(analytics.get("path", "")),
         "container": container,
@@ -1194,7 +1205,8 @@ def host_checks():
             matches, detail = (not soc_on), "the host tree has not written it (the browser loads nothing)"
         elif loads == soc_on:
             matches = True
-            detail = "loads Tag Manager, as SOC Telemetry is on" if loads else "loads no Tag Manager, as SOC Telemetry is off"
+            detail = ("loads Tag Manager, as SOC Telemetry is on" if loads
+                      else "loads no Tag Manager, as SOC Telemetry is off")
         elif loads:
             matches = False
             detail = f"SOC Telemetry is off ({state['soc']['reason']}) but the host's file still loads {conf['host']}"
@@ -1612,7 +1624,9 @@ def _check_plan():
             continue
         got = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(dest["url"]).query, keep_blank_values=True))
         if not set(got) <= set(QUERY_FIELDS) or got != expected:
-            raise CommandExecutionError(f"refusing to send {dest['url']}: its query is not exactly the allow-listed one")
+            raise CommandExecutionError(
+                f"refusing to send {dest['url']}: its query is not exactly the allow-listed one"
+            )
     return {"mode": mode, "airgap": False, "reason": reason, "destinations": unique, "notes": notes}
 
 
@@ -1668,7 +1682,8 @@ def _check_classify(exc):
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
             return "TLS verification failed", detail
         return "TLS error", detail
-    if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(e, (socket.timeout, TimeoutError)) for e in chain):
+    timed_out = any(isinstance(e, (socket.timeout, TimeoutError)) for e in chain)
+    if isinstance(exc, requests.exceptions.Timeout) or timed_out:
         return "timeout", detail
     names = {type(e).__name__ for e in chain}
     low = text.lower()

@@ -1,5 +1,5 @@
 """Check a full test run's JUnit XML: every layer (unit, functional, dnf,
-integration) ran at least one test, so a layer that was not collected or was
+browser, integration) ran at least one test, so a layer that was not collected or was
 skipped whole never passes CI unnoticed.
 
     python scripts/check_layers.py <junit.xml> [--allow-skipped-layer dnf]
@@ -11,7 +11,7 @@ import argparse
 import sys
 import xml.etree.ElementTree as ET
 
-LAYERS = ("unit", "functional", "dnf", "integration")
+LAYERS = ("unit", "functional", "dnf", "browser", "integration")
 
 
 def main(argv=None):

@@ -231,7 +231,8 @@ def test_dry_run_sends_nothing_shows_every_byte(make_sandbox, servers, tls):
     first = res["destinations"][0]
     assert first["request"] == {
         "method": "GET", "url": url,
-        "headers": {"User-Agent": UA, "Accept": "*/*", "Accept-Encoding": "identity", "Host": f"localhost:{primary.port}"},
+        "headers": {"User-Agent": UA, "Accept": "*/*", "Accept-Encoding": "identity",
+                    "Host": f"localhost:{primary.port}"},
     }
     for word in IDENTITY:
         assert word not in proc.stdout

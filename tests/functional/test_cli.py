@@ -126,7 +126,8 @@ def test_disable_enable_edits_in_place(sandbox):
                  "# trailing comment"):
         assert line in text
     state = sandbox.salt_call("telemetry.settings")
-    assert state["soc"] == {"enabled": False, "pillar": False, "reason": "soc:telemetryEnabled is false (set in pillar)"}
+    assert state["soc"] == {"enabled": False, "pillar": False,
+                            "reason": "soc:telemetryEnabled is false (set in pillar)"}
 
     sandbox.cli("disable", "os-updates", check=True)
     patch = (sandbox.pillar_dir / "patch" / "soc_patch.sls").read_text()

@@ -119,7 +119,8 @@ def sched(box):
 
 @pytest.mark.parametrize("test_mode", [True, False], ids=["test", "real"])
 def test_schedules_present(sandbox, test_mode):
-    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule", f"test={test_mode}"))
+    ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.resync,so_telemetry.patch.os.schedule",
+                                          f"test={test_mode}"))
     hs = ret["so-telemetry-resync-telemetry-highstate_schedule"]
     po = ret["so-telemetry-patch-os-schedule-telemetry-patch_schedule"]
     if test_mode:

@@ -322,7 +322,8 @@ def test_live_primary_down_updates_through_the_other_mirror(telemetry, pillar):
     assert first["ok"] is False and first["error"] == "connection refused"
     assert second["ok"] is True and second["http_status"] == 200 and second["latency_ms"] >= 0
     assert key["error"] == "HTTP error 503"
-    assert res["unreachable"][0].startswith("mirror 1 (https://repo.securityonion.net/") and len(res["unreachable"]) == 2
+    assert res["unreachable"][0].startswith("mirror 1 (https://repo.securityonion.net/")
+    assert len(res["unreachable"]) == 2
     assert "updates still work through mirror 2 (repo-alt.securityonion.net)" in res["updates"]
     assert "GPG key is unreachable" in res["updates"]
 
@@ -367,7 +368,8 @@ def test_classify_tolerates_non_exception_reason(telemetry):
     """urllib3 and ssl put strings in ``reason``; the chain walk skips them."""
     inner = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
     inner.reason = "CERTIFICATE_VERIFY_FAILED"
-    outer = requests.exceptions.SSLError(urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError(inner)))
+    retry = urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError(inner))
+    outer = requests.exceptions.SSLError(retry)
     outer.reason = "a string"
     assert telemetry._check_classify(outer)[0] == "TLS verification failed"
 
