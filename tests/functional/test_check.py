@@ -261,3 +261,35 @@ def test_salt_failure_exits_2(make_sandbox):
     proc = check(box, "--dry-run")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "must be an https:// URL" in proc.stderr
+
+
+def test_through_the_proxy_while_the_direct_route_is_dead(make_sandbox, servers, tls):
+    """manager:proxy set, every upstream name:port dead on the direct route:
+    check reaches each destination through the loopback CONNECT proxy, one
+    tunnel per destination, and never prints the password."""
+    from tests.connect_proxy import ConnectProxy  # pylint: disable=import-outside-toplevel
+
+    primary, alt = servers["primary"], servers["alt"]
+    dead = {name: closed_port() for name in ("mirror1", "mirror2", "key")}
+    routes = {
+        ("localhost", dead["mirror1"]): ("127.0.0.1", primary.port),
+        ("localhost", dead["mirror2"]): ("127.0.0.1", alt.port),
+        ("localhost", dead["key"]): ("127.0.0.1", primary.port),
+    }
+    password = "pr0xy:pa$$"
+    with ConnectProxy(credentials=("so-updates", password), routes=routes) as proxy:
+        url = proxy.url("so-updates", urllib.parse.quote(password, safe=""))
+        pillar = upstream_pillar(dead["mirror1"], dead["mirror2"], key=dead["key"], manager={"proxy": url})
+        box = sandbox(make_sandbox, pillar)
+        proc = check(box, "--ca-bundle", str(tls["ca"]))
+        log = proxy.log
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Summary: 3 of 3 destination(s) answered" in out
+    assert password not in out and urllib.parse.quote(password, safe="") not in out
+    tunnels = [e for e in log if e["status"] == 200]
+    assert sorted(e["target"] for e in tunnels) == sorted(f"localhost:{p}" for p in dead.values()), log
+    assert all(e["user"] == "so-updates" for e in tunnels), log
+    assert [r["path"].split("?")[0] for r in alt.requests] == ["/prod/2.4/oracle/9/repodata/repomd.xml"]
+    assert len(primary.requests) == 2
+    assert_no_identity(primary, alt)
