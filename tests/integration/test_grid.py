@@ -114,7 +114,7 @@ def test_file_server_serves_no_virtualenv_git_or_tmp(grid):
     """<repo> is a file root: its virtualenvs (one per Salt line), .git and
     .tmp stay off the file server."""
     files = grid.call(MANAGER, "cp.list_master")
-    assert "_modules/telemetry.py" in files and "soc/init.sls" in files, files[:20]
+    assert "_modules/telemetry.py" in files and "so_telemetry/soc/init.sls" in files, files[:20]
     hidden = [f for f in files if any(p in (".git", ".tmp") or p.startswith(".venv") for p in f.split("/")[:-1])]
     assert hidden == [], hidden[:20]
 
