@@ -50,8 +50,14 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def salt_factories_config():
-    """salt-factories' root_dir under the repo's ignored .tmp/."""
-    root = TMP / "salt-factories"
+    """salt-factories' root_dir under the repo's ignored .tmp/, one per Salt
+    line: the daemon scripts salt-factories writes there name the virtualenv
+    that wrote them, so a shared root would start the other line's
+    salt-master and salt-minions (whose replies the client then cannot
+    read: "bad load")."""
+    import salt.version  # pylint: disable=import-outside-toplevel
+
+    root = TMP / f"salt-factories-{salt.version.__saltstack_version__.major}"
     root.mkdir(parents=True, exist_ok=True)
     return {"root_dir": str(root)}
 
