@@ -467,6 +467,8 @@ def job_names():
     "legacy": {"highstate": [...], "patch": [...]}}`` (names earlier
     releases used, removed where found)."""
     conf = config(FORMULA).get("jobs") or {}
+    if not isinstance(conf, dict):
+        raise CommandExecutionError(f"pillar key '{FORMULA}:jobs' must be a mapping, got {conf!r}")
     names = {}
     for key in ("highstate", "patch"):
         val = conf.get(key)
@@ -584,6 +586,8 @@ def os_id():
     """Normalised OS id and major release (``oracle``, ``9``), from an allow-list."""
     repo = config("repo")
     ids = repo.get("os_ids") or {}
+    if not isinstance(ids, dict):
+        raise CommandExecutionError(f"pillar key 'repo:os_ids' must be a mapping of os grain to OS id, got {ids!r}")
     name = __grains__.get("os")
     osid = ids.get(name, "unknown") if isinstance(name, str) else "unknown"
     if not isinstance(osid, str) or not re.fullmatch(r"[a-z]{1,16}", osid):
@@ -592,6 +596,8 @@ def os_id():
     rel = str(rel) if isinstance(rel, (int, str)) and re.fullmatch(r"[0-9]{1,3}", str(rel)) else "unknown"
     arch = __grains__.get("cpuarch")
     arches = repo.get("arches") or []
+    if not isinstance(arches, list):
+        raise CommandExecutionError(f"pillar key 'repo:arches' must be a list, got {arches!r}")
     arch = arch if isinstance(arch, str) and arch in arches else "unknown"
     return {"os": osid, "release": rel, "arch": arch}
 
@@ -683,10 +689,12 @@ def root():
     return val.rstrip("/")
 
 
-def path(abspath):
-    """A default path placed under :func:`root`."""
+def path(abspath, key=None):
+    """A default path placed under :func:`root`; ``key`` is the pillar key it
+    comes from (named in the error)."""
     if not isinstance(abspath, str) or not abspath.startswith("/"):
-        raise CommandExecutionError(f"rendered file path must be absolute, got {abspath!r}")
+        where = f"pillar key '{key}': " if key else ""
+        raise CommandExecutionError(f"{where}rendered file path must be absolute, got {abspath!r}")
     return root() + abspath
 
 
@@ -829,6 +837,22 @@ def proxy_public(hosts=None):
     return out
 
 
+def _mapping(conf, key):
+    """``conf[<last part of key>]``, which must be a mapping (the error names ``key``)."""
+    val = conf.get(key.rsplit(":", 1)[-1])
+    if not isinstance(val, dict):
+        raise CommandExecutionError(f"pillar key '{key}' must be a mapping, got {val!r}")
+    return val
+
+
+def _url_host(url):
+    """Host name of ``url`` (lower case), or None for a value that is not a URL with a host."""
+    try:
+        return urllib.parse.urlsplit(str(url)).hostname
+    except ValueError:
+        return None
+
+
 def file_spec(comp):
     """``{"user", "group", "mode"}`` of the files a component renders
     (``<comp>:file_user``, ``file_group``, ``file_mode``). Numeric ids stay
@@ -837,7 +861,7 @@ def file_spec(comp):
     spec = {}
     for field in ("user", "group"):
         val = conf.get(f"file_{field}")
-        if isinstance(val, str) and val.isdigit():
+        if isinstance(val, str) and val.isascii() and val.isdigit():
             val = int(val)
         number = isinstance(val, int) and not isinstance(val, bool) and 0 <= val < 2**31
         name = isinstance(val, str) and re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", val)
@@ -868,13 +892,15 @@ def repo_definition():
     glob = config("global")
     if state["airgap"]["enabled"]:
         mode = "airgap"
-        urls = [_check_file_url(repo["airgap"]["baseurl"], "repo:airgap:baseurl")]
-        gpgkey = _check_file_url(repo["airgap"]["gpgkey"], "repo:airgap:gpgkey")
+        airgap = _mapping(repo, "repo:airgap")
+        urls = [_check_file_url(airgap.get("baseurl"), "repo:airgap:baseurl")]
+        gpgkey = _check_file_url(airgap.get("gpgkey"), "repo:airgap:gpgkey")
     elif not state["manager_like"]:
         mode = "node"
         manager = _manager_host(glob)
-        urls = [_check_https(_fill(repo["node"]["baseurl"], "repo:node:baseurl", manager=manager), "repo:node:baseurl")]
-        key = repo["node"]["gpgkey"]
+        node = _mapping(repo, "repo:node")
+        urls = [_check_https(_fill(node.get("baseurl"), "repo:node:baseurl", manager=manager), "repo:node:baseurl")]
+        key = node.get("gpgkey")
         gpgkey = (
             _check_file_url(key, "repo:node:gpgkey")
             if str(key).startswith("file:")
@@ -882,7 +908,7 @@ def repo_definition():
         )
     else:
         mode = "upstream"
-        mirrors = repo["upstream"]["mirrors"]
+        mirrors = _mapping(repo, "repo:upstream").get("mirrors")
         if not isinstance(mirrors, list) or not mirrors:
             raise CommandExecutionError(f"pillar key 'repo:upstream:mirrors' must be a non-empty list, got {mirrors!r}")
         query = query_string()
@@ -891,12 +917,13 @@ def repo_definition():
             key = f"repo:upstream:mirrors:{i}"
             url = _check_https(_fill(tmpl, key, os=ident["os"], release=ident["release"]), key)
             urls.append(f"{url}?{query}" if query else url)
-        gpgkey = _check_https(repo["upstream"]["gpgkey"], "repo:upstream:gpgkey")
+        gpgkey = _check_https(repo["upstream"].get("gpgkey"), "repo:upstream:gpgkey")
     for key in ("id", "description"):
         val = repo.get(key)
         if not isinstance(val, str) or not val or not _SAFE_TEXT_RE.fullmatch(val) or "=" in val:
             raise CommandExecutionError(f"pillar key 'repo:{key}' has a value that would break the file: {val!r}")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", repo["id"]):
+    # DEFAULT is configparser's (and dnf's ini reader's) defaults section, not a repository
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", repo["id"]) or repo["id"] == "DEFAULT":
         raise CommandExecutionError(f"pillar key 'repo:id' must be a plain word, got {repo['id']!r}")
     # The proxy is the manager's way out to upstream: nodes reach their
     # manager directly, airgapped grids reach nothing.
@@ -911,7 +938,7 @@ def repo_definition():
         spec["mode"] = "0600"  # holds a secret: never world- or group-readable
     return {
         "mode": mode,
-        "path": path(repo["path"]),
+        "path": path(repo["path"], "repo:path"),
         "id": repo["id"],
         "description": repo["description"],
         "baseurls": urls,
@@ -987,7 +1014,7 @@ def _analytics_settings():
             f"pillar key 'soc:analytics:template' must name a file under soc/files, got {template!r}"
         )
     return {
-        "path": path(analytics.get("path", "")),
+        "path": path(analytics.get("path", ""), "soc:analytics:path"),
         "container": container,
         "url": url,
         "host": urllib.parse.urlsplit(url).hostname,
@@ -1014,7 +1041,10 @@ def analytics_js():
     conf = _analytics_settings()
     if not settings("soc")["soc"]["enabled"]:
         return ""
-    text = _formula_file(f"soc/files/{conf['template']}")
+    try:
+        text = _formula_file(f"soc/files/{conf['template']}")
+    except CommandExecutionError as exc:
+        raise CommandExecutionError(f"pillar key 'soc:analytics:template' names a missing template: {exc}") from None
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     try:
         return env.from_string(text).render(
@@ -1032,7 +1062,14 @@ def _owned_soc_config():
         cfg = {}
     if not isinstance(cfg, dict):
         raise CommandExecutionError(f"pillar key 'soc:config' must be a mapping, got {cfg!r}")
-    cfg = copy.deepcopy(cfg)
+    import json  # pylint: disable=import-outside-toplevel
+
+    try:
+        # as it will read back from the file (keys are strings in JSON), so a
+        # second run compares like with like
+        cfg = json.loads(json.dumps(cfg, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise CommandExecutionError(f"pillar key 'soc:config' cannot be written as JSON: {exc}") from None
     server = cfg.setdefault("server", {})
     if not isinstance(server, dict) or not isinstance(server.setdefault("client", {}), dict):
         raise CommandExecutionError("pillar key 'soc:config:server:client' must be a mapping")
@@ -1061,7 +1098,8 @@ def soc_json(existing=None, source=None):
         base = {}
     else:
         try:
-            base = json.loads(existing)
+            # strict JSON: NaN and Infinity are Python's, not JSON (SOC refuses them)
+            base = json.loads(existing, parse_constant=_reject_constant)
         except ValueError as exc:
             raise CommandExecutionError(
                 f"{source or 'soc.json'} is not valid JSON ({exc}); refusing to overwrite SOC's configuration"
@@ -1073,9 +1111,13 @@ def soc_json(existing=None, source=None):
         return existing
     try:
         # Security Onion renders soc.json sorted, with four-space indents.
-        return json.dumps(merged, indent=4, sort_keys=True) + "\n"
+        return json.dumps(merged, indent=4, sort_keys=True, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise CommandExecutionError(f"pillar key 'soc:config' cannot be written as JSON: {exc}") from exc
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
 
 
 def _read_text(fname):
@@ -1087,7 +1129,7 @@ def _read_text(fname):
 
 
 def soc_json_path():
-    return path(config("soc").get("config_path", ""))
+    return path(config("soc").get("config_path", ""), "soc:config_path")
 
 
 def paths(strict=True):
@@ -1113,10 +1155,11 @@ def paths(strict=True):
     repo = config("repo", strict=strict)
     return {
         "analytics": path(pick(analytics.get("path"), defaults["analytics"]["path"]) if not strict
-                          else analytics.get("path", "")),
+                          else analytics.get("path", ""), "soc:analytics:path"),
         "soc_json": path(pick(soc.get("config_path"), defaults["config_path"]) if not strict
-                         else soc.get("config_path", "")),
-        "repo": path(pick(repo.get("path"), _load_defaults("repo")["path"]) if not strict else repo.get("path", "")),
+                         else soc.get("config_path", ""), "soc:config_path"),
+        "repo": path(pick(repo.get("path"), _load_defaults("repo")["path"]) if not strict else repo.get("path", ""),
+                     "repo:path"),
     }
 
 
@@ -1235,7 +1278,7 @@ def host_checks():
             detail = f"server.client.telemetryEnabled is {str(flag).lower()}, effective setting {str(soc_on).lower()}"
         out["soc_json"] = {"path": fname, "matches": matches, "detail": detail}
     if own["repo"] == "host":
-        fname = path(config("repo")["path"])
+        fname = path(config("repo")["path"], "repo:path")
         text = _read_text(fname)
         urls = []
         if text is not None:
@@ -1298,14 +1341,17 @@ def report():
     state = settings()
     soc = config("soc")
     repo = config("repo")
-    soc_host = urllib.parse.urlsplit(str(soc["analytics"]["url"])).hostname
+    soc_host = _url_host(_mapping(soc, "soc:analytics").get("url"))
     every = resync_interval()
     try:
         prox = proxy_public()
     except CommandExecutionError as exc:
         prox = {"error": str(exc)}
-    os_hosts = [urllib.parse.urlsplit(str(m)).hostname for m in repo["upstream"]["mirrors"]]
-    os_hosts.append(urllib.parse.urlsplit(str(repo["upstream"]["gpgkey"])).hostname)
+    upstream = _mapping(repo, "repo:upstream")
+    mirrors = upstream.get("mirrors")
+    if not isinstance(mirrors, list):
+        raise CommandExecutionError(f"pillar key 'repo:upstream:mirrors' must be a non-empty list, got {mirrors!r}")
+    os_hosts = [h for h in map(_url_host, mirrors + [upstream.get("gpgkey")]) if h]
     fields = _fields()
     sent = query_params()
     return {
@@ -1371,7 +1417,7 @@ def rendered_files():
     """Every file this library renders (or, where the host tree owns it,
     would render) on this node."""
     return [
-        path(config("repo")["path"]),
+        path(config("repo")["path"], "repo:path"),
         _analytics_settings()["path"],
         soc_json_path(),
         _schedule_conf(),
@@ -1448,7 +1494,10 @@ def audit(extra_files=None):
             for match in _URL_RE.finditer(line):
                 scheme = match.group(1).lower()
                 hostport = match.group(2)
-                host = urllib.parse.urlsplit(f"//{hostport}").hostname or ""
+                try:
+                    host = urllib.parse.urlsplit(f"//{hostport}").hostname or ""
+                except ValueError:  # not a valid host (e.g. an unclosed [): never an allowed one
+                    host = hostport.lower()
                 if scheme == "file":
                     continue
                 ok = _host_allowed(host, allowed)
