@@ -67,7 +67,8 @@ class Run:
         self.engine, self.prop = engine, prop
         self.injected = _injected_keys(pillar)
         self.patcher = patch.multiple(
-            engine, create=True, __grains__=grains, __pillar__=pillar, __opts__={"so_telemetry_root": root, "master": "manager.example"},
+            engine, create=True, __grains__=grains, __pillar__=pillar,
+            __opts__={"so_telemetry_root": root, "master": "manager.example"},
             __context__={"telemetry.defaults": defaults_cache}, __salt__={},
         )
 
