@@ -103,7 +103,29 @@ def _file(name, path, contents, spec, secret=False):
     if secret:
         # the file holds a password: no diff in the state's changes or logs
         kwargs["show_changes"] = False
-    return __states__["file.managed"](name, **kwargs)
+    directory = os.path.dirname(name)
+    before = set(os.listdir(directory)) if os.path.isdir(directory) else None
+    ret = __states__["file.managed"](name, **kwargs)
+    if ret.get("result") is False and before is not None and not __opts__["test"]:
+        _remove_litter(name, before)
+    return ret
+
+
+def _remove_litter(name, before):
+    """Salt's copy into place makes ``<name>XXXXXXXX`` beside the file and
+    leaves it when the copy fails (a full disk): remove what this failed
+    write added, so a full disk does not fill up further every resync."""
+    directory, base = os.path.split(name)
+    try:
+        added = set(os.listdir(directory)) - before
+    except OSError:
+        return
+    for entry in added:
+        if entry.startswith(base) and entry != base and len(entry) - len(base) <= 16:
+            try:
+                os.unlink(os.path.join(directory, entry))
+            except OSError:
+                pass
 
 
 def _with_warnings(ret):
