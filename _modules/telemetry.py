@@ -1367,7 +1367,7 @@ def report():
             "enabled": state["soc"]["enabled"],
             "reason": state["soc"]["reason"],
             "origin": "the SOC web UI in the analyst's browser",
-            "destinations": [soc_host] if state["soc"]["enabled"] else [],
+            "destinations": [soc_host] if state["soc"]["enabled"] and soc_host else [],
             "destination_when_on": soc_host,
             "data": [
                 "user-interface navigation flows (which SOC features are used)",
@@ -1474,8 +1474,8 @@ def audit(extra_files=None):
     allowed = set(local)
     if not airgapped:
         rep = report()
-        allowed.update(h.lower() for h in rep["soc"]["destinations"])
-        allowed.update(h.lower() for h in rep["os_updates"]["destinations_when_on"])
+        allowed.update(h.lower() for h in rep["soc"]["destinations"] if h)
+        allowed.update(h.lower() for h in rep["os_updates"]["destinations_when_on"] if h)
     files = rendered_files() + list(extra_files or [])
     json_path = soc_json_path()
     hits = []

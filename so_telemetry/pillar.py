@@ -193,6 +193,10 @@ def atomic_write(path, text):
             fh.__exit__(*sys.exc_info())
             raise
         fh.close()  # fsync, copy owner and mode, rename over path
+        if old_umask is not None:
+            from so_telemetry import saltcompat  # pylint: disable=import-outside-toplevel
+
+            saltcompat.new_file_mode(path, 0o640)
     except BaseException:
         # close() does not remove its temporary file when the rename fails
         tmp = getattr(fh, "_tmp_filename", None)

@@ -7,6 +7,9 @@ string, so a patched 3006 or a later 3008 release takes the right branch.
 * ``check_minions``: 3008's ``CkMinions.check_minions()`` takes ``fun`` (the
   function about to run, which decides whether resources are merged in);
   3006.9's has no such keyword.
+* ``new_file_mode``: a file that ``salt.utils.atomicfile.atomic_open``
+  creates (none was there) is ``0666 & ~umask`` on 3008 and mkstemp's 0600 on
+  3006.9; set the mode the caller wants on both.
 """
 
 import functools
@@ -34,3 +37,10 @@ def check_minions(opts, target, tgt_type="glob", fun=None):
         kwargs["fun"] = fun
     res = ckminions.check_minions(target, tgt_type, **kwargs)
     return sorted(set(res.get("minions") or []))
+
+
+def new_file_mode(path, mode):
+    """Give a file ``atomic_open`` just created ``mode`` on every Salt line."""
+    import os  # pylint: disable=import-outside-toplevel
+
+    os.chmod(path, mode)

@@ -10,6 +10,9 @@ tests must know about. The package's own differences are in
   registers the handler's bare ``flush`` and prints ``Exception ignored in
   atexit callback ... I/O operation on closed file`` after every run. Drop the
   handlers and, where registered, their atexit flush.
+* hypothesis must be imported before salt: 3006.9's vendored
+  importlib_metadata finder breaks the stdlib ``entry_points()`` hypothesis
+  reads at import (``tests/conftest.py`` imports it first).
 
 (Under ``test=True``, Salt 3006.9's ``schedule.present`` predicts no change
 for a job it would add, where 3008 says ``{<job>: "added"}``: telemetry's

@@ -15,7 +15,7 @@ All fixtures are package-scoped: the daemons start once for every test in
 * Minions: ``so-manager`` (role so-manager, OEL 9, x86_64), ``so-sensor``
   (role so-sensor) and ``so-airgap`` (role so-sensor, grain airgap true).
   Each renders under its own ``so_telemetry_root``; nothing touches /etc or
-  /opt. ``saltutil.sync_all`` runs once the minions start (STYLE.md);
+  /opt. ``saltutil.sync_all`` runs once the minions start (a state.apply does not sync them);
   ``autoload_dynamic_modules`` is off so a highstate does not re-sync every
   module type (slow with the whole checkout as a file root).
 * SAFETY: the minions run on the test host, as root in CI. No package
@@ -33,7 +33,7 @@ import subprocess
 import tempfile
 import time
 
-# Before anything touches logging (STYLE.md).
+# Before anything touches logging.
 import salt.config  # noqa: F401  pylint: disable=unused-import
 import pytest
 import yaml
