@@ -1,7 +1,7 @@
 # so-telemetry: the usual entry points.
 PYTHON ?= .venv/bin/python
 
-.PHONY: test demo bench bench-engine bench-wire bench-idempotence bench-highstate bench-grid
+.PHONY: test demo bench bench-engine bench-wire bench-idempotence bench-highstate bench-grid bench-grid-defaults
 
 test:
 	bash scripts/test.sh
@@ -9,7 +9,8 @@ test:
 demo:
 	bash scripts/demo.sh
 
-# Every benchmark (~14 minutes on 2 cores); results in bench/out/ (see bench/README.md).
+# Every benchmark (~25-35 minutes on 2 cores, most of it the 16-minion grid twice);
+# results in bench/out/ (see bench/README.md).
 bench:
 	@test -x $(PYTHON) || bash scripts/bootstrap.sh
 	$(PYTHON) bench/run_all.py
@@ -23,4 +24,6 @@ bench-idempotence:
 bench-highstate:
 	$(PYTHON) bench/bench_highstate.py
 bench-grid:
-	$(PYTHON) bench/bench_grid.py
+	$(PYTHON) bench/bench_grid.py --settings shipped
+bench-grid-defaults:
+	$(PYTHON) bench/bench_grid.py --settings salt-defaults --batch-sizes none

@@ -26,11 +26,10 @@ BENCHMARKS = [
     ("wire", "bench_wire.py", []),
     ("idempotence", "bench_idempotence.py", []),
     ("highstate", "bench_highstate.py", []),
-    ("grid", "bench_grid.py", ["--wait-for-sync", "1800"]),
-    # the grid again with the master's file-list cache kept for an hour:
-    # shows what bounds the default run's scaling (see README.md)
-    ("grid_cachetime", "bench_grid.py", ["--name", "grid_cachetime", "--sizes", "1,8", "--runs", "3",
-                                         "--master-opt", "fileserver_list_cache_time=3600"]),
+    # Synchronize Grid at scale: 1 master + 16 minions, with the master settings
+    # of docs/master.d/so-telemetry.conf, then with Salt's defaults (~17 min together)
+    ("grid", "bench_grid.py", ["--settings", "shipped"]),
+    ("grid_defaults", "bench_grid.py", ["--settings", "salt-defaults", "--batch-sizes", "none"]),
 ]
 
 

@@ -651,6 +651,12 @@ def build_parser():
     p.add_argument("--target", default="*", help="minion target (glob), default every accepted minion")
     p.add_argument("--retries", type=int, default=3, help="retries for a minion already running a highstate")
     p.add_argument("--retry-wait", type=float, default=10.0, help="seconds between those retries")
+    p.add_argument("--batch", metavar="N|N%", default=None,
+                   help="at most N minions (or N%% of the matched, rounded up) run at a time; "
+                        "the next starts as one returns (default: all at once)")
+    p.add_argument("--queue", action="store_true",
+                   help="state.highstate queue=True: a busy minion queues behind its running highstate "
+                        "instead of answering busy (still bounded by --timeout)")
     _global_options(p, suppress=True, with_json=False)
 
     p = add("config", "search settings like the Configuration screen (no Salt)", None)

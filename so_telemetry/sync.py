@@ -13,7 +13,23 @@ The minions are resolved from the master's accepted keys first, so a minion
 that never answers is known and named. A minion already running a highstate
 (the 15-minute schedule, another sync) answers with Salt's "is running as PID"
 conflict: it is retried after ``--retry-wait`` seconds up to ``--retries``
-times and counted failed if still busy. Exit 0 when every minion is ok, 1 when
+times and counted failed if still busy. ``--queue`` passes ``queue=True`` to
+``state.highstate``: a busy minion queues its run behind the running one
+instead of answering busy (the retry stays for the non-queue path); the wait
+still ends at ``--timeout``.
+
+``--batch N`` or ``--batch N%`` (of the matched minions, rounded up, at least
+1): at most that many minions run at a time, as a sliding window over Salt's
+job API (``LocalClient.run_job`` + the master event bus, the same machinery as
+without ``--batch``): the first N are published in one job, and each time a
+minion returns (or times out, or answers busy) the next waiting minion is
+published at once. This is what ``salt --batch`` (``salt.cli.batch``) does
+too, but Salt's batch prints its own output, polls the minions with
+``saltutil.find_job`` every ``gather_job_timeout`` and returns no per-minion
+job to retry; here each minion keeps its own job, progress line, busy retry
+and ``--timeout`` (counted from its own publish). A busy minion gives its slot
+back while it waits for its retry, and is published again before minions not
+yet started. Exit 0 when every minion is ok, 1 when
 any failed, 2 when nothing could be run (no master configuration, no matching
 minion, no master) or Salt itself failed: any exception from Salt (client,
 event bus, key resolution) ends as one ``so-telemetry: error: ...`` line on
@@ -36,6 +52,38 @@ RET_TAG_RE = re.compile(r"^salt/job/(?P<jid>\d+)/ret/(?P<id>.+)$")
 
 class SyncError(Exception):
     """Nothing could be run: exit 2."""
+
+
+def parse_batch(text):
+    """``--batch`` value: ``("count", n)`` for ``N``, ``("percent", p)`` for
+    ``N%`` (0 < p <= 100), ``None`` when not given. Raises :class:`SyncError`
+    with a one-line message on anything else."""
+    if text is None:
+        return None
+    value = str(text).strip()
+    match = re.fullmatch(r"(\d+)(%?)", value)
+    if not match:
+        raise SyncError(f"--batch must be a number of minions (N) or a percentage (N%), not {text!r}")
+    number, percent = int(match.group(1)), bool(match.group(2))
+    if percent:
+        if not 0 < number <= 100:
+            raise SyncError(f"--batch percentage must be 1% to 100%, not {text!r}")
+        return ("percent", number)
+    if number < 1:
+        raise SyncError(f"--batch must be at least 1 minion, not {text!r}")
+    return ("count", number)
+
+
+def batch_size(spec, total):
+    """How many of ``total`` minions may run at once under ``spec`` (from
+    :func:`parse_batch`): N, or N% of ``total`` rounded up; at least 1, at
+    most ``total``. ``None`` (no ``--batch``): all of them."""
+    total = max(0, int(total))
+    if spec is None:
+        return max(1, total)
+    kind, number = spec
+    size = number if kind == "count" else -(-total * number // 100)
+    return max(1, min(size, total)) if total else 1
 
 
 def _out(line):
@@ -118,10 +166,13 @@ def resolve(opts, target):
 class Grid:
     """The state of one Synchronize Grid run."""
 
-    def __init__(self, client, minions, args):
+    def __init__(self, client, minions, args, size=None):
         self.client = client
         self.minions = minions
         self.total = len(minions)
+        self.size = size or max(1, self.total)  # at most this many jobs at a time
+        self.kwarg = {"queue": True} if getattr(args, "queue", False) else None
+        self.waiting = list(minions)  # not yet published (a retry goes first)
         self.timeout = max(1, int(args.timeout))
         self.retries = max(0, int(args.retries))
         self.retry_wait = max(0.0, float(args.retry_wait))
@@ -147,7 +198,8 @@ class Grid:
         try:
             # the publish itself is quick; the minions' answers are awaited below
             pub = self.client.run_job(
-                sorted(minions), "state.highstate", tgt_type="list", timeout=min(self.timeout, 15), listen=True
+                sorted(minions), "state.highstate", tgt_type="list", timeout=min(self.timeout, 15),
+                kwarg=self.kwarg, listen=True,
             )
         except (salt.exceptions.SaltClientError, salt.exceptions.EauthAuthenticationError) as exc:
             raise SyncError(f"cannot publish to the salt-master: {exc}") from exc
@@ -179,25 +231,37 @@ class Grid:
             return
         self.final(minion, status, detail)
 
+    def fill(self):
+        """Publish waiting minions into the free slots (one job for all of them)."""
+        free = self.size - len(self.pending)
+        if free > 0 and self.waiting:
+            batch, self.waiting = self.waiting[:free], self.waiting[free:]
+            self.publish(batch)
+
     def run(self):
-        self.publish(self.minions)
         event = self.client.event
-        while self.pending or self.retry_at:
+        while self.pending or self.retry_at or self.waiting:
             now = time.monotonic()
-            due = [m for m, at in self.retry_at.items() if at <= now]
+            due = sorted((at, m) for m, at in self.retry_at.items() if at <= now)
             if due:
-                for minion in due:
+                for _at, minion in due:
                     del self.retry_at[minion]
-                self.publish(due)
+                self.waiting[:0] = [m for _at, m in due]
+            self.fill()
             for minion, (_jid, deadline) in sorted(self.pending.items()):
                 if deadline <= now:
                     del self.pending[minion]
                     self.final(minion, "failed", f"no answer within {self.timeout}s")
             if not self.pending:
+                if self.waiting:
+                    continue
                 if self.retry_at:
                     time.sleep(max(0.0, min(self.retry_at.values()) - time.monotonic()))
                 continue
-            ev = event.get_event(wait=0.5, tag="salt/job/", match_type="startswith", full=True)
+            wait = 0.5
+            if self.retry_at:
+                wait = max(0.01, min(wait, min(self.retry_at.values()) - time.monotonic()))
+            ev = event.get_event(wait=wait, tag="salt/job/", match_type="startswith", full=True)
             if not ev:
                 continue
             match = RET_TAG_RE.match(ev.get("tag", ""))
@@ -220,13 +284,16 @@ def run(args):
     """Synchronize Grid. Returns the exit code."""
     target = getattr(args, "target", None) or "*"
     try:
+        spec = parse_batch(getattr(args, "batch", None))
         client, opts = _load(getattr(args, "config_dir", None))
         try:
             minions = resolve(opts, target)
             if not minions:
                 raise SyncError(f"no accepted minion matches {target!r} (salt-key -L)")
-            _out(f"Synchronize Grid: highstate on {len(minions)} minion(s): {', '.join(minions)}")
-            grid = Grid(client, minions, args)
+            size = batch_size(spec, len(minions))
+            how = f", at most {size} at a time (--batch {args.batch})" if spec else ""
+            _out(f"Synchronize Grid: highstate on {len(minions)} minion(s){how}: {', '.join(minions)}")
+            grid = Grid(client, minions, args, size=size)
             grid.run()
             return grid.summary()
         finally:
