@@ -7,6 +7,12 @@ string, so a patched 3006 or a later 3008 release takes the right branch.
 * ``check_minions``: 3008's ``CkMinions.check_minions()`` takes ``fun`` (the
   function about to run, which decides whether resources are merged in);
   3006.9's has no such keyword.
+* ``get_event``: reading the master's event bus. Once the salt-master stops,
+  3006.9's ``SaltEvent.get_event(wait=...)`` never returns (its sync wrapper
+  joins a thread that keeps reconnecting); 3008 returns. The read runs in a
+  daemon thread and gives up after ``wait`` plus a grace period, raising
+  ``EventBusStuck``; the stuck thread is then left behind (the caller ends
+  the process with ``os._exit``).
 * ``new_file_mode``: a file that ``salt.utils.atomicfile.atomic_open``
   creates (none was there) is ``0666 & ~umask`` on 3008 and mkstemp's 0600 on
   3006.9; set the mode the caller wants on both.
@@ -44,3 +50,30 @@ def new_file_mode(path, mode):
     import os  # pylint: disable=import-outside-toplevel
 
     os.chmod(path, mode)
+
+
+class EventBusStuck(Exception):
+    """The master's event bus did not answer within the wait and grace."""
+
+
+def get_event(event, wait, grace=5.0, **kwargs):
+    """``event.get_event(wait=wait, **kwargs)``, bounded to ``wait + grace``
+    seconds on every Salt line (see ``EventBusStuck``)."""
+    import threading  # pylint: disable=import-outside-toplevel
+
+    box = {}
+
+    def read():
+        try:
+            box["event"] = event.get_event(wait=wait, **kwargs)
+        except BaseException as exc:  # noqa: BLE001  pylint: disable=broad-except
+            box["error"] = exc
+
+    reader = threading.Thread(target=read, name="so-telemetry-event", daemon=True)
+    reader.start()
+    reader.join(wait + grace)
+    if reader.is_alive():
+        raise EventBusStuck(f"the salt-master's event bus did not answer within {wait + grace:g}s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("event")

@@ -261,7 +261,11 @@ class Grid:
             wait = 0.5
             if self.retry_at:
                 wait = max(0.01, min(wait, min(self.retry_at.values()) - time.monotonic()))
-            ev = event.get_event(wait=wait, tag="salt/job/", match_type="startswith", full=True)
+            try:
+                ev = saltcompat.get_event(event, wait, tag="salt/job/", match_type="startswith", full=True)
+            except saltcompat.EventBusStuck as exc:
+                self.bus_lost(str(exc))
+                return
             if not ev:
                 continue
             match = RET_TAG_RE.match(ev.get("tag", ""))
@@ -271,6 +275,17 @@ class Grid:
             minion = match.group("id")
             if minion in self.pending and self.pending[minion][0] == match.group("jid"):
                 self.handle(minion, data)
+
+    def bus_lost(self, why):
+        """The master went away: every minion still running or waiting is
+        reported failed, at once."""
+        self.stuck = True
+        for minion in sorted(self.pending):
+            self.final(minion, "failed", f"no answer: {why} (is the salt-master running?)")
+        self.pending.clear()
+        for minion in sorted(set(self.waiting) | set(self.retry_at)):
+            self.final(minion, "failed", f"not started: {why}")
+        self.waiting, self.retry_at = [], {}
 
     def summary(self):
         line = f"Synchronize Grid: {self.total} minion(s), {len(self.ok)} ok, {len(self.failed)} failed"
@@ -295,7 +310,14 @@ def run(args):
             _out(f"Synchronize Grid: highstate on {len(minions)} minion(s){how}: {', '.join(minions)}")
             grid = Grid(client, minions, args, size=size)
             grid.run()
-            return grid.summary()
+            code = grid.summary()
+            if getattr(grid, "stuck", False):
+                # Salt's reader thread is stuck for good (saltcompat.get_event),
+                # and the interpreter would wait for it at exit.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)  # pylint: disable=protected-access
+            return code
         finally:
             try:
                 client.destroy()
