@@ -98,9 +98,13 @@ def test_master_stopped_during_sync(grid):
         FIGURES["master stopped"] = {"rc": proc.returncode, "seconds": round(elapsed, 1),
                                      "reported": len(finals(stdout)), "tracebacks": stderr.count("Traceback")}
         assert "Traceback" not in stderr, stderr
-        assert proc.returncode != 0, stdout
         assert elapsed < timeout + 15, f"took {elapsed:.0f}s with --timeout {timeout}"
-        if proc.returncode == 1:
+        if proc.returncode == 0:
+            # every highstate returned before the master was down (a master's
+            # shutdown can take seconds): all reported ok, which is the truth
+            assert set(finals(stdout)) == set(ALL), stdout
+            assert all(": ok, " in line for line in finals(stdout).values()), stdout
+        elif proc.returncode == 1:
             assert set(finals(stdout)) == set(ALL), stdout
         else:  # nothing could be run: one named error line
             assert proc.returncode == 2 and stderr.startswith("so-telemetry: error: "), stderr
