@@ -15,15 +15,9 @@ import pytest
 
 from tests.dnf.repo_server import RepoServer, closed_port, make_tls
 
-MINION_ID = "zq-minion-7431"
-IDENTITY_GRAINS = {
-    "host": "zq-host-5527",
-    "nodename": "zq-host-5527",
-    "fqdn": "zq-host-5527.zq-domain.lan",
-    "domain": "zq-domain.lan",
-    "username": "zq-user-9911",
-}
-IDENTITY = [MINION_ID, *IDENTITY_GRAINS.values()]
+# the distinctive sandbox identity the dnf tests use: none of it may reach a server
+from tests.dnf.test_dnf_repo import IDENTITY, IDENTITY_GRAINS, MINION_ID
+
 FIELDS = {"soversion": "2.4.190", "features": ["fips", "luks"], "license_id": "ABC-123"}
 QUERY = {"version": "2.4.190", "os": "oracle9", "arch": "x86_64", "features": "fips,luks", "license": "ABC-123"}
 UA = "so-telemetry/0.1.0"
