@@ -1,6 +1,6 @@
 """
 States that put Security Onion telemetry artefacts in place. They only
-orchestrate: the ``telemetry`` execution module decides *what* (contents,
+orchestrate: the engine (``so_telemetry_core``) decides *what* (contents,
 owner, mode, schedule jobs, whether this library or the host tree writes an
 artefact) and Salt's own states do the writing: ``file.managed`` (ownership,
 mode, diffs, ``test=True``, atomic replacement) and ``schedule.present`` /
@@ -24,12 +24,25 @@ import os
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "telemetry"
+core = None  # so_telemetry_core, imported once the execution module has checked it
 
 
 def __virtual__():
+    """Loads when the ``telemetry`` execution module does: its
+    ``__virtual__`` has then checked (or re-imported) the engine this
+    imports, and otherwise says why not."""
+    global core  # pylint: disable=global-statement
     if "telemetry.settings" not in __salt__:
-        return False, "the telemetry execution module is not loaded (saltutil.sync_all)"
+        return False, "the telemetry execution module is not loaded (salt-call telemetry.settings says why)"
+    import so_telemetry_core  # pylint: disable=import-outside-toplevel
+
+    core = so_telemetry_core
     return __virtualname__
+
+
+def _ctx():
+    """One context per state call: the decision is made once and shared."""
+    return core.Context.from_loader(__opts__, __grains__, __pillar__, __salt__, __context__)
 
 
 def _ret(name, result=True, comment=""):
@@ -40,11 +53,11 @@ def _refused(name, exc, what="nothing written"):
     return _ret(name, False, f"Refused, {what}: {exc}")
 
 
-def _warnings():
+def _warnings(ctx):
     """A malformed airgap value is handled fail-closed; say so where the
     admin watches the highstate."""
     try:
-        malformed = __salt__["telemetry.settings"]()["airgap"]["malformed"]
+        malformed = core.decide.airgap(ctx)["malformed"]
     except CommandExecutionError:
         return []
     return [f"{m}: treated as airgapped (fail closed); fix the value" for m in malformed]
@@ -62,11 +75,11 @@ def _other_writer(targets):
     return None
 
 
-def _host_owned(name, artefact, kind, target, also=()):
+def _host_owned(ctx, name, artefact, kind, target, also=()):
     """The return of a state whose artefact the host tree owns (or None when
     this library owns it). Refuses when the library owns it but another
     state in this run writes it too."""
-    owner = __salt__["telemetry.owners"]()[artefact]
+    owner = core.files.owners(ctx)[artefact]
     other = _other_writer({(kind, target), *also})
     if owner == "library":
         if other:
@@ -76,7 +89,7 @@ def _host_owned(name, artefact, kind, target, also=()):
                 f"Set pillar so_telemetry:owners:{artefact}: host to let it own {target}, or remove that state.",
             )
         return None
-    check = __salt__["telemetry.host_checks"]().get(artefact) or {}
+    check = core.hostcheck.host_checks(ctx).get(artefact) or {}
     verdict = {True: "matches the effective setting", False: "DOES NOT match the effective setting",
                None: "does not say"}[check.get("matches")]
     return _ret(
@@ -128,8 +141,8 @@ def _remove_litter(name, before):
                 pass
 
 
-def _with_warnings(ret):
-    warnings = _warnings()
+def _with_warnings(ctx, ret):
+    warnings = _warnings(ctx)
     if warnings:
         ret.setdefault("warnings", []).extend(warnings)
     return ret
@@ -142,16 +155,17 @@ def analytics_managed(name):
     or the grid is airgapped. Owner and mode from ``soc:file_user``,
     ``file_group``, ``file_mode`` (939:939 0600).
     """
+    ctx = _ctx()
     try:
-        owned = _host_owned(name, "analytics", "file", name)
+        owned = _host_owned(ctx, name, "analytics", "file", name)
         if owned:
-            return _with_warnings(owned)
-        spec = __salt__["telemetry.file_spec"]("soc")
-        path = __salt__["telemetry.paths"]()["analytics"]
-        contents = __salt__["telemetry.analytics_js"]()
+            return _with_warnings(ctx, owned)
+        spec = core.files.file_spec(ctx, "soc")
+        path = core.files.artefact_path(ctx, "analytics")
+        contents = core.soc.analytics_js(ctx)
     except CommandExecutionError as exc:
-        return _with_warnings(_refused(name, exc))
-    return _with_warnings(_file(name, path, contents, spec))
+        return _with_warnings(ctx, _refused(name, exc))
+    return _with_warnings(ctx, _file(name, path, contents, spec))
 
 
 def soc_json_managed(name):
@@ -161,18 +175,14 @@ def soc_json_managed(name):
     ``soc:config``) merged into the existing file, every other key kept. A
     file that is not valid JSON is refused and left as it is.
     """
+    ctx = _ctx()
     try:
-        owned = _host_owned(name, "soc_json", "file", name)
+        owned = _host_owned(ctx, name, "soc_json", "file", name)
         if owned:
             return owned
-        path = __salt__["telemetry.paths"]()["soc_json"]
-        spec = __salt__["telemetry.file_spec"]("soc")
-        try:
-            with open(name, encoding="utf-8") as fh:
-                existing = fh.read()
-        except FileNotFoundError:
-            existing = None
-        contents = __salt__["telemetry.soc_json"](existing, name)
+        path = core.files.artefact_path(ctx, "soc_json")
+        spec = core.files.file_spec(ctx, "soc")
+        contents = core.soc.soc_json(ctx, core.files.read_text(name), name)
     except (CommandExecutionError, OSError) as exc:
         return _refused(name, exc)
     return _file(name, path, contents, spec)
@@ -185,31 +195,24 @@ def repo_managed(name):
     (updates off), the local repository (airgapped) or the manager's
     repository (nodes); the upstream proxy (``manager:proxy``) on
     manager-like nodes. ``root:root 0644``; 0600 and no diff when it holds a
-    proxy password.
+    proxy password (rendered here, handed only to ``file.managed``).
     """
+    ctx = _ctx()
     try:
-        definition = __salt__["telemetry.repo_definition"]()
+        definition = core.repo.definition(ctx)
         # Security Onion writes the same file with pkgrepo.managed
-        owned = _host_owned(name, "repo", "file", name, also=[("pkgrepo", definition["id"])])
+        owned = _host_owned(ctx, name, "repo", "file", name, also=[("pkgrepo", definition["id"])])
         if owned:
-            return _with_warnings(owned)
-        contents = __salt__["telemetry.repo_file"]()
+            return _with_warnings(ctx, owned)
+        contents = core.repo.text(ctx, reveal=True)
     except CommandExecutionError as exc:
-        return _with_warnings(_refused(name, exc))
+        return _with_warnings(ctx, _refused(name, exc))
     # A password in the new file or in the one on disk: no diff (it would show
     # the old password when the proxy is removed), and no moment at 0644.
-    secret = definition["secret"] or _holds_password(name)
+    secret = definition["secret"] or core.repo.holds_password(name)
     if secret and not __opts__["test"] and os.path.isfile(name):
         os.chmod(name, 0o600)
-    return _with_warnings(_file(name, definition["path"], contents, definition["file"], secret=secret))
-
-
-def _holds_password(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return any(line.lstrip().startswith("proxy_password") for line in fh)
-    except OSError:
-        return False
+    return _with_warnings(ctx, _file(name, definition["path"], contents, definition["file"], secret=secret))
 
 
 def _schedule_kwargs(offline):
@@ -245,11 +248,11 @@ def _absent(name, offline, why=None):
     return _test_result(ret)
 
 
-def _legacy_absent(ret, kind, offline):
+def _legacy_absent(ctx, ret, kind, offline):
     """Remove the job names earlier releases of this library used for this
     job, so a grid never runs two copies of one job."""
-    names = __salt__["telemetry.job_names"]()["legacy"][kind]
-    saved = set(__salt__["telemetry.saved_schedule"]())
+    names = core.schedule.job_names(ctx)["legacy"][kind]
+    saved = set(core.schedule.saved(ctx))
     live = set(__opts__.get("schedule") or {})
     for legacy in names:
         if legacy not in saved and legacy not in live:
@@ -266,11 +269,12 @@ def _legacy_absent(ret, kind, offline):
 
 
 def _job_state(name, artefact, kind, build, offline):
+    ctx = _ctx()
     try:
-        decided = build()
+        decided = build(ctx)
         if decided["name"] != name:
             return _ret(name, False, f"Refused, schedule unchanged: name must be the configured job {decided['name']}")
-        owned = _host_owned(name, artefact, "schedule", name)
+        owned = _host_owned(ctx, name, artefact, "schedule", name)
         if owned:
             return owned
     except CommandExecutionError as exc:
@@ -280,7 +284,7 @@ def _job_state(name, artefact, kind, build, offline):
     else:
         ret = _present(name, decided["job"], offline)
     ret.setdefault("changes", {})
-    return _legacy_absent(ret, kind, offline)
+    return _legacy_absent(ctx, ret, kind, offline)
 
 
 def highstate_schedule(name="highstate_schedule", offline=False):
@@ -288,16 +292,16 @@ def highstate_schedule(name="highstate_schedule", offline=False):
     The grid resync job ``name`` (``so_telemetry:jobs:highstate``, Security
     Onion's ``highstate_schedule``): ``state.highstate`` every
     ``resync:highstate`` interval (15 minutes), ``maxrunning: 1``, a splay,
-    no run at start. The job is built by ``telemetry.resync_job``.
+    no run at start (built by ``so_telemetry_core.schedule.resync_job``).
     """
-    return _job_state(name, "highstate_schedule", "highstate", __salt__["telemetry.resync_job"], offline)
+    return _job_state(name, "highstate_schedule", "highstate", core.schedule.resync_job, offline)
 
 
 def patch_schedule(name="patch_os_schedule", offline=False):
     """
     The automatic OS update job ``name`` (Security Onion's
     ``patch_os_schedule``) from ``patch:os:schedule_to_run``; absent when OS
-    updates are off or the grid is airgapped, whatever the pillar says. The
-    job is built by ``telemetry.patch_job``.
+    updates are off or the grid is airgapped, whatever the pillar says
+    (built by ``so_telemetry_core.schedule.patch_job``).
     """
-    return _job_state(name, "patch_schedule", "patch", __salt__["telemetry.patch_job"], offline)
+    return _job_state(name, "patch_schedule", "patch", core.schedule.patch_job, offline)

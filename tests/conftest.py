@@ -70,14 +70,14 @@ def salt_factories_config():
 
 
 def _ext_root():
-    """Stand-in for the second file root `<repo>`: only `_modules` and
-    `_states` (symlinks), so salt://_modules and salt://_states resolve as on a
+    """Stand-in for the second file root `<repo>`: only `_modules`, `_states`
+    and `_utils` (symlinks), so salt://_modules etc. resolve as on a
     master serving [<repo>/salt, <repo>] — without Salt walking .venv and .tmp
     on every salt-call (about 1.4 s each, see bench/README.md). The demo and the
     integration grid serve the real `<repo>`."""
     root = TMP / "ext-root"
     root.mkdir(parents=True, exist_ok=True)
-    for name in ("_modules", "_states"):
+    for name in ("_modules", "_states", "_utils"):
         link = root / name
         if not link.is_symlink():
             try:

@@ -7,11 +7,13 @@ exactly what was sent. Nothing here contacts a real host: the Tag Manager
 destination is listed, never probed.
 """
 
+import configparser
 import json
 import socket
 import urllib.parse
 
 import pytest
+import so_telemetry_core
 
 from tests.dnf.repo_server import RepoServer, closed_port, make_tls
 
@@ -20,7 +22,7 @@ from tests.dnf.test_dnf_repo import IDENTITY, IDENTITY_GRAINS, MINION_ID
 
 FIELDS = {"soversion": "2.4.190", "features": ["fips", "luks"], "license_id": "ABC-123"}
 QUERY = {"version": "2.4.190", "os": "oracle9", "arch": "x86_64", "features": "fips,luks", "license": "ABC-123"}
-UA = "so-telemetry/0.1.0"
+UA = f"so-telemetry/{so_telemetry_core.__version__}"
 WIRE_HEADERS = {"host", "user-agent", "accept", "accept-encoding"}
 
 
@@ -148,8 +150,11 @@ def test_all_reachable(make_sandbox, servers, tls):
     (alt_req,) = alt.requests
     assert assert_exact_request(alt_req, "/prod/2.4/oracle/9/repodata/repomd.xml") == query
     # the same query the repository file carries
-    definition = box.salt_call("telemetry.repo_definition")
-    assert [urllib.parse.urlsplit(u).query for u in definition["baseurls"]] == [query, query]
+    box.salt_call("state.apply", "so_telemetry.repo")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(box.path("/etc/yum.repos.d/securityonion.repo").read_text())
+    baseurls = parser["securityonion"]["baseurl"].split()
+    assert [urllib.parse.urlsplit(u).query for u in baseurls] == [query, query]
     assert_no_identity(primary, alt)
 
 

@@ -192,11 +192,13 @@ def test_config_search_without_salt(tmp_path):
     airgap = run(["config", "search", "airgap", "--pillar-dir", str(pillar)], env).stdout
     assert "help: https://docs.securityonion.net/en/2.4/airgap.html" in airgap
 
-    # salt is never imported
+    # no Salt configuration, client, loader or minion: only the engine's plain helpers
     code = (
-        "import sys; from so_telemetry import cli; rc = cli.main(['config', 'search', 'telemetry', "
+        "import sys; from so_telemetry.cli.main import main; rc = main(['config', 'search', 'telemetry', "
         f"'--pillar-dir', {str(pillar)!r}]); "
-        "assert not [m for m in sys.modules if m == 'salt' or m.startswith('salt.')], 'salt imported'; "
+        "used = [m for m in sys.modules if m.split('.')[:2] in (['salt', 'config'], ['salt', 'client'], "
+        "['salt', 'loader'], ['salt', 'minion'], ['salt', 'crypt'])]; "
+        "assert not used, used; "
         "sys.exit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False,

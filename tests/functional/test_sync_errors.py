@@ -73,7 +73,7 @@ def test_resolve_matches_accepted_keys(tmp_path):
     line (3006.9's check_minions has no ``fun`` keyword)."""
     import salt.config  # pylint: disable=import-outside-toplevel
 
-    from so_telemetry import sync  # pylint: disable=import-outside-toplevel
+    from so_telemetry.cli import sync  # pylint: disable=import-outside-toplevel
 
     opts = salt.config.client_config(str(master_dir(tmp_path) / "master"))
     assert sync.resolve(opts, "*") == sorted(MINIONS)
@@ -106,7 +106,7 @@ import salt.client, salt.utils.minions
 def boom(*args, **kwargs):
     raise {exc}("{msg}\\nsecond line")
 {target} = boom
-from so_telemetry.cli import main
+from so_telemetry.cli.main import main
 sys.exit(main(["--config-dir", sys.argv[1], "sync", "--timeout", "5", "--retries", "0"]))
 """
 

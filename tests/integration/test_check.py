@@ -7,13 +7,14 @@ real upstream names are safe here.
 import urllib.parse
 
 import pytest
+import so_telemetry_core
 
 from .conftest import AIRGAP, MANAGER, SENSOR
 
 pytestmark = pytest.mark.integration
 
 QUERY = "version=2.4.190&os=oracle9&arch=x86_64"
-UA = "so-telemetry/0.1.0"
+UA = f"so-telemetry/{so_telemetry_core.__version__}"
 
 
 def test_grid_wide_dry_run(grid):

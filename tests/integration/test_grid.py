@@ -102,7 +102,7 @@ def _state(sid, result, run_num, changes=None, comment=""):
     ids=["ok", "failed", "busy", "busy-other-state-fn", "render-error", "empty", "string", "retcode"],
 )
 def test_classify(ret, retcode, expected):
-    from so_telemetry import sync  # pylint: disable=import-outside-toplevel
+    from so_telemetry.cli import sync  # pylint: disable=import-outside-toplevel
 
     assert sync.classify(ret, retcode) == expected
 

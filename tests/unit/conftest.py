@@ -1,11 +1,10 @@
-"""Unit tests: the engine's pure functions with Salt's loader dunders injected.
+"""Unit tests: the engine (``_utils/so_telemetry_core``) as plain functions
+over a :class:`so_telemetry_core.Context`, and the thin execution and state
+modules with Salt's loader dunders injected.
 
-The engine (``_modules/telemetry.py``) is imported straight from the checkout,
-so it reads ``salt/<comp>/defaults.yaml`` beside it (there is no ``cp``
-module in ``__salt__``). The test modules define ``configure_loader_modules``
-(pytest-salt-factories) from the ``grains``, ``pillar`` and ``opts`` fixtures
-below; a test changes its environment by mutating those dicts in place (the
-loader mock patches the very same objects into the module).
+A test changes its environment by mutating the ``grains``, ``pillar`` and
+``opts`` dicts in place, then asks ``ctx()`` for a fresh context over them
+(one context = one engine call: it memoises the decision).
 """
 
 import copy
@@ -14,10 +13,10 @@ import os
 import pathlib
 
 import pytest
+import so_telemetry_core as core
+import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-# SO_TELEMETRY_ENGINE: run these tests against another copy (e.g. a candidate fix)
-ENGINE_PATH = pathlib.Path(os.environ.get("SO_TELEMETRY_ENGINE") or REPO / "_modules" / "telemetry.py")
 
 # A manager on Oracle Linux 9, x86_64, with no airgap grain.
 BASE_GRAINS = {"role": "so-manager", "os": "OEL", "osmajorrelease": 9, "cpuarch": "x86_64"}
@@ -42,30 +41,32 @@ IDENTITY_GRAINS = {
 IDENTITY_STRINGS = ("sensor-zx9", "corp.example", IPV4, IPV6, "analyst-jdoe")
 
 
-def load_engine():
-    spec = importlib.util.spec_from_file_location("telemetry", ENGINE_PATH)
+def load_module(relpath, name):
+    """A module file of the checkout (``_modules/telemetry.py``...), loaded
+    the way Salt's loader does: by path, under its own name."""
+    spec = importlib.util.spec_from_file_location(name, REPO / relpath)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-@pytest.fixture(scope="session")
-def engine():
-    """The engine module, loaded once from the checkout."""
-    return load_engine()
+def saved_schedule(opts):
+    """What ``schedule.list offline=True`` gives: the jobs of ``minion.d/_schedule.conf``."""
+    path = core.schedule.conf_path(core.Context(opts=opts))
+    if not os.path.isfile(path):
+        return {}
+    return (yaml.safe_load(pathlib.Path(path).read_text()) or {}).get("schedule") or {}
 
 
 @pytest.fixture(scope="session")
-def defaults_cache(engine):
-    """Every component's parsed defaults.yaml, read once (the same cache the
-    engine keeps in ``__context__``), so hundreds of table cases stay fast."""
-    from unittest.mock import patch  # pylint: disable=import-outside-toplevel
-
-    context = {}
-    with patch.multiple(engine, create=True, __context__=context, __salt__={}):
-        for comp in engine.COMPONENTS:
-            engine._load_defaults(comp)  # pylint: disable=protected-access
-    return context["telemetry.defaults"]
+def defaults_cache():
+    """Every component's parsed defaults.yaml, read once (the engine keeps
+    the same cache in ``__context__``), so hundreds of table cases stay fast."""
+    cache = {}
+    ctx = core.Context(cache=cache)
+    for comp in core.config.COMPONENTS:
+        core.config.defaults(ctx, comp)
+    return cache["telemetry.defaults"]
 
 
 @pytest.fixture
@@ -85,7 +86,19 @@ def opts():
 
 @pytest.fixture
 def context(defaults_cache):
+    """The cache kept between calls (Salt's ``__context__``)."""
     return {"telemetry.defaults": copy.deepcopy(defaults_cache)}
+
+
+@pytest.fixture
+def ctx(grains, pillar, opts, context):
+    """``ctx()``: a fresh engine context over the fixture dicts as they are now."""
+
+    def make():
+        return core.Context(opts=opts, grains=grains, pillar=pillar, cache=context,
+                            saved_schedule=lambda: saved_schedule(opts))
+
+    return make
 
 
 @pytest.fixture

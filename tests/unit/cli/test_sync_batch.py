@@ -1,6 +1,6 @@
 """``so-telemetry sync --batch``: the batch-size parsing, the command line
 (bad values: exit 2 with one line, before Salt is touched) and the sliding
-window of :class:`so_telemetry.sync.Grid` over a fake LocalClient (no
+window of :class:`so_telemetry.cli.sync.Grid` over a fake LocalClient (no
 daemons: the real grid is in tests/integration/test_sync_batch.py)."""
 
 import argparse
@@ -8,7 +8,8 @@ import collections
 
 import pytest
 
-from so_telemetry import cli, sync
+from so_telemetry.cli import main as cli
+from so_telemetry.cli import sync
 
 OK_RET = {"telemetry_|-a_|-a_|-nop": {"result": True, "__run_num__": 0, "changes": {}, "comment": ""}}
 BUSY_RET = ['The function "state.highstate" is running as PID 42 and was started at 2026, Nov 26 with jid 1']

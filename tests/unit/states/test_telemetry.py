@@ -1,30 +1,23 @@
 """The state module (``_states/telemetry.py``) with Salt's loader dunders
-injected: ``__salt__`` is the real engine (``_modules/telemetry.py``), and
-``__states__`` records what the states hand to Salt's own ``file.managed``
-and ``schedule.*`` (those run for real in tests/functional). Every case runs
-with ``test=True`` and ``test=False``: the states only orchestrate, so both
-modes must hand Salt the same decision."""
-
-import importlib.util
+injected: the states ask the real engine (``so_telemetry_core``) over
+``__opts__``/``__grains__``/``__pillar__``, and ``__states__`` records what
+they hand to Salt's own ``file.managed`` and ``schedule.*`` (those run for
+real in tests/functional). Every case runs with ``test=True`` and
+``test=False``: the states only orchestrate, so both modes must hand Salt the
+same decision."""
 
 import pytest
+import so_telemetry_core as core
 from salt.exceptions import CommandExecutionError
 
-from tests.unit.conftest import REPO
+from tests.unit.conftest import load_module, saved_schedule
 
 ANALYTICS = "/opt/so/conf/soc/analytics.js"
 SOC_JSON = "/opt/so/conf/soc/soc.json"
 REPO_FILE = "/etc/yum.repos.d/securityonion.repo"
 
 
-def _load_states():
-    spec = importlib.util.spec_from_file_location("telemetry_states", REPO / "_states" / "telemetry.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-STATES = _load_states()
+STATES = load_module("_states/telemetry.py", "telemetry_states")
 
 
 class FakeStates(dict):
@@ -65,17 +58,18 @@ def lowstate(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def loader(engine, grains, pillar, opts, context, states, lowstate, salt_test_mode, workdir):
+def loader(grains, pillar, opts, context, states, lowstate, salt_test_mode, workdir):
     """The loader dunders, injected by hand (salt-factories'
-    ``configure_loader_modules`` cannot take a parametrised fixture)."""
+    ``configure_loader_modules`` cannot take a parametrised fixture).
+    ``__salt__`` has what the states ask Salt for: that the execution module
+    is loaded, and ``schedule.list``."""
     from unittest.mock import patch  # pylint: disable=import-outside-toplevel
 
     opts.update(test=salt_test_mode, so_telemetry_root="", conf_file=str(workdir / "minion"))
-    salt_funs = {f"telemetry.{name}": getattr(engine, name) for name in dir(engine)
-                 if not name.startswith("_") and callable(getattr(engine, name))}
-    with patch.multiple(engine, create=True, __grains__=grains, __pillar__=pillar, __opts__=opts,
-                        __context__=context, __salt__={}), \
-            patch.multiple(STATES, create=True, __salt__=salt_funs, __states__=states, __opts__=opts):
+    salt_funs = {"telemetry.settings": None, "schedule.list": lambda **_kw: saved_schedule(opts)}
+    with patch.multiple(STATES, create=True, __grains__=grains, __pillar__=pillar, __opts__=opts,
+                        __context__=context, __salt__=salt_funs, __states__=states):
+        assert STATES.__virtual__() == "telemetry"
         yield
 
 
@@ -182,11 +176,11 @@ def test_second_writer_in_the_same_run_is_refused(states, lowstate, chunk, fun, 
     assert states.calls == []
 
 
-def test_resync_job_is_built_by_the_module(states, engine):
+def test_resync_job_is_built_by_the_engine(states, ctx):
     STATES.highstate_schedule("highstate_schedule")
     _fun, name, kwargs = only_call(states, "schedule.present")
     assert name == "highstate_schedule"
-    assert kwargs == engine.resync_job()["job"]
+    assert kwargs == core.schedule.resync_job(ctx())["job"]
 
 
 def test_patch_job_security_onion_days(states, pillar):
@@ -219,11 +213,11 @@ def test_job_name_must_be_the_configured_one(states):
     assert ret["result"] is False and "highstate_schedule" in ret["comment"] and states.calls == []
 
 
-def test_engine_errors_are_command_execution_errors(engine, pillar):
+def test_engine_errors_are_command_execution_errors(ctx, pillar):
     pillar["so_telemetry"] = {"owners": {"analytics": "salt"}}
     with pytest.raises(CommandExecutionError, match="so_telemetry:owners:analytics"):
-        engine.owners()
+        core.files.owners(ctx())
     pillar["so_telemetry"] = {"owners": {"nope": "host"}}
     with pytest.raises(CommandExecutionError, match="unknown artefacts"):
-        engine.owners()
+        core.files.owners(ctx())
 

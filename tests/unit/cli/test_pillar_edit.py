@@ -1,4 +1,4 @@
-"""so_telemetry.pillar: round-trip editing of the local pillar files.
+"""so_telemetry.pillar_edit: round-trip editing of the local pillar files.
 
 Comments, key order and other keys survive; a write is atomic; a file that
 cannot be edited safely raises PillarError and stays exactly as it was.
@@ -9,11 +9,25 @@ import os
 import re
 
 import pytest
+import yaml
 
-from so_telemetry import pillar as P
+from so_telemetry import pillar_edit as P
 
 SOC_KEYS = ("soc", "telemetryEnabled")
 PATCH_KEYS = ("patch", "os", "enabled")
+
+
+def read_value(path, keys):
+    """The value at ``keys`` in the YAML file, or None when file or key is absent."""
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        cur = yaml.safe_load(fh)
+    for key in keys:
+        if not isinstance(cur, dict) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur
 
 COMMENTED = """\
 # Local SOC settings (written by the Configuration screen)
@@ -74,8 +88,8 @@ def test_set_value_changes_exactly_one_line(workdir, value):
     before_line, after_line = changes[0]
     assert before_line == "  telemetryEnabled: false   # opted out during setup"
     assert re.fullmatch(r"  telemetryEnabled: true\s+# opted out during setup", after_line), after_line
-    assert P.read_value(str(path), SOC_KEYS) is True
-    assert P.read_value(str(path), ("soc", "other_setting")) == "keep-me"
+    assert read_value(str(path), SOC_KEYS) is True
+    assert read_value(str(path), ("soc", "other_setting")) == "keep-me"
     assert no_temp_files(workdir)
 
 
@@ -98,8 +112,8 @@ def test_adds_a_missing_key_and_keeps_the_rest(workdir):
     after = path.read_text()
     assert after.startswith("# patch settings\npatch:\n  os:\n    schedule_to_run: daily   # nightly window\n")
     assert "    enabled: false\n" in after and after.endswith("other: 1\n")
-    assert P.read_value(str(path), PATCH_KEYS) is False
-    assert P.read_value(str(path), ("patch", "os", "schedule_to_run")) == "daily"
+    assert read_value(str(path), PATCH_KEYS) is False
+    assert read_value(str(path), ("patch", "os", "schedule_to_run")) == "daily"
 
 
 def test_adds_a_missing_top_level_key(workdir):
@@ -108,15 +122,15 @@ def test_adds_a_missing_top_level_key(workdir):
     P.set_value(str(path), PATCH_KEYS, True)
     after = path.read_text()
     assert after.startswith("# only soc here\nsoc:\n  x: 1\n")
-    assert P.read_value(str(path), PATCH_KEYS) is True
+    assert read_value(str(path), PATCH_KEYS) is True
 
 
 def test_key_holding_null_becomes_a_mapping(workdir):
     path = workdir / "soc_soc.sls"
     path.write_text("soc:   # soc settings\nother: 1\n")
     assert P.set_value(str(path), SOC_KEYS, False) is None
-    assert P.read_value(str(path), SOC_KEYS) is False
-    assert "# soc settings" in path.read_text() and P.read_value(str(path), ("other",)) == 1
+    assert read_value(str(path), SOC_KEYS) is False
+    assert "# soc settings" in path.read_text() and read_value(str(path), ("other",)) == 1
 
 
 def test_returns_old_value_even_if_malformed_type(workdir):
@@ -132,7 +146,7 @@ def test_returns_old_value_even_if_malformed_type(workdir):
 
 def test_creates_missing_file_and_parents(workdir):
     path = workdir / "local" / "pillar" / "soc" / "soc_soc.sls"
-    assert P.read_value(str(path), SOC_KEYS) is None
+    assert read_value(str(path), SOC_KEYS) is None
     assert P.set_value(str(path), SOC_KEYS, False) is None
     assert path.read_text() == "soc:\n  telemetryEnabled: false\n"
     assert os.stat(path).st_mode & 0o7777 == 0o640
@@ -156,9 +170,11 @@ def test_file_mode_preserved(workdir, mode):
 
 
 def test_pillar_file_paths():
-    assert P.pillar_file("/x", "soc") == "/x/soc/soc_soc.sls"
-    assert P.pillar_file("/x", "os-updates") == "/x/patch/soc_patch.sls"
-    assert P.CHANNELS["soc"][1] == SOC_KEYS and P.CHANNELS["os-updates"][1] == PATCH_KEYS
+    from so_telemetry.local import file_of  # pylint: disable=import-outside-toplevel
+
+    assert file_of("/x", P.CHANNELS["soc"]) == "/x/soc/soc_soc.sls"
+    assert file_of("/x", P.CHANNELS["os-updates"]) == "/x/patch/soc_patch.sls"
+    assert P.CHANNELS["soc"].split(":") == list(SOC_KEYS) and P.CHANNELS["os-updates"].split(":") == list(PATCH_KEYS)
 
 
 # --------------------------------------------------------------------------
@@ -218,10 +234,10 @@ def test_failed_write_leaves_file_and_no_temp(workdir, monkeypatch):
 def test_read_value(workdir):
     path = workdir / "soc_soc.sls"
     path.write_text(COMMENTED)
-    assert P.read_value(str(path), SOC_KEYS) is False
-    assert P.read_value(str(path), ("soc", "missing")) is None
-    assert P.read_value(str(path), ("soc", "other_setting", "deeper")) is None
-    assert P.read_value(str(workdir / "absent.sls"), SOC_KEYS) is None
+    assert read_value(str(path), SOC_KEYS) is False
+    assert read_value(str(path), ("soc", "missing")) is None
+    assert read_value(str(path), ("soc", "other_setting", "deeper")) is None
+    assert read_value(str(workdir / "absent.sls"), SOC_KEYS) is None
 
 
 # --------------------------------------------------------------------------
@@ -244,6 +260,6 @@ def test_other_styles_change_only_the_value(workdir, case):
     P.set_value(str(path), SOC_KEYS, False)
     after = path.read_text()
     if case == "comment-only-file":
-        assert after.startswith(text) and P.read_value(str(path), SOC_KEYS) is False
+        assert after.startswith(text) and read_value(str(path), SOC_KEYS) is False
     else:
         assert after == text.replace("telemetryEnabled: true", "telemetryEnabled: false")

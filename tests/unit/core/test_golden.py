@@ -3,14 +3,17 @@ template-formula's ``_mapdata``: a change of a default (or of what the report
 says) shows up in review as a readable diff of ``tests/unit/golden/*.yaml``.
 
 Regenerate after an intended change:
-``SO_TELEMETRY_GOLDEN=update .venv/bin/python -m pytest tests/unit/test_golden.py``
+``SO_TELEMETRY_GOLDEN=update .venv/bin/python -m pytest tests/unit/core/test_golden.py``
 and review the diff."""
 
 import os
 import pathlib
 
 import pytest
+import so_telemetry_core as core
 import yaml
+
+from tests.unit.core.helpers import configs
 
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
 ROLES = {
@@ -20,24 +23,18 @@ ROLES = {
 }
 
 
-@pytest.fixture
-def configure_loader_modules(engine, grains, pillar, opts, context):
-    return {engine: {"__grains__": grains, "__pillar__": pillar, "__opts__": opts, "__context__": context,
-                     "__salt__": {}}}
-
-
 @pytest.mark.parametrize("role", list(ROLES))
-def test_golden(engine, grains, pillar, opts, role, tmp_path):
+def test_golden(ctx, grains, pillar, opts, role, tmp_path):
     extra_grains, extra_pillar = ROLES[role]
     grains.update(extra_grains)
     pillar.update(extra_pillar)
     opts["conf_file"] = str(tmp_path / "minion")  # no saved schedule
     snapshot = {
-        "configs": engine.configs(),
-        "report": engine.report(),
-        "repo_file": engine.repo_file(),
-        "resync_job": engine.resync_job(),
-        "patch_job": engine.patch_job(),
+        "configs": configs(ctx()),
+        "report": core.report.report(ctx()),
+        "repo_file": core.repo.text(ctx()),
+        "resync_job": core.schedule.resync_job(ctx()),
+        "patch_job": core.schedule.patch_job(ctx()),
     }
     text = yaml.safe_dump(snapshot, sort_keys=True, width=100, default_flow_style=False)
     path = GOLDEN / f"{role}.yaml"

@@ -24,11 +24,8 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 DEFAULT_PILLAR_DIR = "/opt/so/saltstack/local/pillar"
 
-# channel -> (file under the local pillar root, key path)
-CHANNELS = {
-    "soc": ("soc/soc_soc.sls", ("soc", "telemetryEnabled")),
-    "os-updates": ("patch/soc_patch.sls", ("patch", "os", "enabled")),
-}
+# channel (as the command line names it) -> pillar key
+CHANNELS = {"soc": "soc:telemetryEnabled", "os-updates": "patch:os:enabled"}
 
 
 class PillarError(Exception):
@@ -56,21 +53,6 @@ def _yaml(text=""):
     yaml.indent(mapping=mapping, sequence=max(sequence, offset + 2), offset=offset)
     yaml.explicit_start = text.lstrip().startswith("---")
     return yaml
-
-
-def pillar_file(pillar_dir, channel):
-    return os.path.join(pillar_dir, CHANNELS[channel][0])
-
-
-def read_value(path, keys):
-    """The value at ``keys`` in the file, or None when file or key is absent."""
-    data = _load(path)
-    cur = data
-    for key in keys:
-        if not isinstance(cur, dict) or key not in cur:
-            return None
-        cur = cur[key]
-    return cur
 
 
 def _read(path):
@@ -206,74 +188,3 @@ def atomic_write(path, text):
     finally:
         if old_umask is not None:
             os.umask(old_umask)
-
-
-# --------------------------------------------------------------------------
-# reading the local pillar without Salt
-
-# The local files of the settings, in the pillar top's order (later wins), used
-# when the local pillar root has no plain-YAML top.sls of its own.
-LOCAL_FILES = ("global/soc_global.sls", "soc/soc_soc.sls", "patch/soc_patch.sls")
-
-
-def _sls_file(pillar_dir, sls):
-    base = os.path.join(pillar_dir, *str(sls).split("."))
-    for cand in (base + ".sls", os.path.join(base, "init.sls")):
-        if os.path.isfile(cand):
-            return cand
-    return None
-
-
-def local_files(pillar_dir):
-    """The local pillar files that exist, in merge order: the ``'*'`` list of
-    the local ``top.sls`` when it is plain YAML, else ``LOCAL_FILES``."""
-    names = None
-    top = os.path.join(pillar_dir, "top.sls")
-    try:
-        with open(top, encoding="utf-8") as fh:
-            text = fh.read()
-        if "{%" not in text and "{{" not in text:
-            import yaml  # pylint: disable=import-outside-toplevel
-
-            entries = ((yaml.safe_load(text) or {}).get("base") or {}).get("*") or []
-            names = [e for e in entries if isinstance(e, str)]
-    except Exception:  # noqa: BLE001  (absent, unreadable, not YAML, not a top)
-        names = None
-    if names is None:
-        return [p for p in (os.path.join(pillar_dir, f) for f in LOCAL_FILES) if os.path.isfile(p)]
-    found = []
-    for name in names:
-        path = _sls_file(pillar_dir, name)
-        if path and path not in found:
-            found.append(path)
-    return found
-
-
-def load_local(path):
-    """``(data, None)`` for a plain-YAML local pillar file, or ``(None, why)``
-    (unreadable, Jinja, not valid YAML with file and line, not a mapping)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"{path}: not readable ({exc.strerror if isinstance(exc, OSError) else exc})"
-    if "{%" in text or "{{" in text:
-        return None, f"{path}: contains Jinja (rendered by Salt only)"
-    try:
-        data = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        return None, describe_yaml_error(path, exc)
-    if data is not None and not isinstance(data, dict):
-        return None, f"{path}: not a YAML mapping ({type(data).__name__})"
-    return data or {}, None
-
-
-def scan_local(pillar_dir):
-    """``[(path, why)]`` of the local pillar files a YAML parser cannot read
-    (Jinja files are skipped: only Salt can tell)."""
-    broken = []
-    for path in local_files(pillar_dir):
-        data, why = load_local(path)
-        if data is None and "Jinja" not in why:
-            broken.append((path, why))
-    return broken

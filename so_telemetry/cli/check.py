@@ -9,25 +9,18 @@ or ``--dry-run``), 1 a destination did not answer, 2 Salt failed.
 
 import json
 import os
-import sys
+
+from so_telemetry.cli.output import CliError
+from so_telemetry.cli.saltcall import DEFAULT_TIMEOUT, salt_call
 
 
-def add_parser(subparsers):
-    """Register ``check`` on the ``so-telemetry`` subcommand parsers."""
-    p = subparsers.add_parser(
-        "check",
-        help="network preflight: reach exactly the destinations updates and telemetry use",
-        description="Check (or with --dry-run only show) every request this node sends for OS updates, "
-        "and list the SOC Telemetry destination the analysts' browsers load.",
-    )
-    p.add_argument("--dry-run", action="store_true", help="show each exact request (URL, headers); send nothing")
-    # --json and --timeout are the global options; for check, --timeout is
-    # what each request may take (default 10 s), and Salt is given enough
-    # time for every destination.
-    p.add_argument("--ca-bundle", metavar="FILE", default=None,
-                   help="CA bundle to trust (default: REQUESTS_CA_BUNDLE, else the system CA store)")
-    p.set_defaults(func=run)
-    return p
+def add_arguments(parser):
+    """``check``'s own options (``--json`` and ``--timeout`` are the global
+    ones; for check, ``--timeout`` is what each request may take, default
+    10 s, and Salt is given enough time for every destination)."""
+    parser.add_argument("--dry-run", action="store_true", help="show each exact request (URL, headers); send nothing")
+    parser.add_argument("--ca-bundle", metavar="FILE", default=None,
+                        help="CA bundle to trust (default: REQUESTS_CA_BUNDLE, else the system CA store)")
 
 
 REQUEST_TIMEOUT = 10.0
@@ -99,19 +92,11 @@ def format_result(res):
 
 def run(args):
     """``so-telemetry check``: 0 ok, 1 a destination unreachable, 2 Salt failed."""
-    from so_telemetry import cli  # pylint: disable=import-outside-toplevel
-
-    fun_args = salt_args(args)
     # Salt itself gets enough time for every destination (at most 4) on top
     # of its own start-up.
-    args.timeout = cli.DEFAULT_TIMEOUT + 4 * request_timeout(args)
-    try:
-        res = cli.salt_call(args, "telemetry.check", *fun_args)
-        if not isinstance(res, dict) or "destinations" not in res:
-            raise cli.CliError(f"telemetry.check failed: {res}")
-    except cli.CliError as exc:
-        print(f"so-telemetry: error: {exc}", file=sys.stderr)
-        return 2
+    res = salt_call(args, "telemetry.check", *salt_args(args), timeout=DEFAULT_TIMEOUT + 4 * request_timeout(args))
+    if not isinstance(res, dict) or "destinations" not in res:
+        raise CliError(f"telemetry.check failed: {res}")
     if args.json:
         print(json.dumps(res, indent=2, sort_keys=True))
     else:

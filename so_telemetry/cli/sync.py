@@ -32,9 +32,10 @@ back while it waits for its retry, and is published again before minions not
 yet started. Exit 0 when every minion is ok, 1 when
 any failed, 2 when nothing could be run (no master configuration, no matching
 minion, no master) or Salt itself failed: any exception from Salt (client,
-event bus, key resolution) ends as one ``so-telemetry: error: ...`` line on
-stderr, never a traceback. The differences between the Salt lines (3006.9,
-3008.x) are in ``so_telemetry.saltcompat``.
+event bus, key resolution) ends as a :class:`CliError` (one
+``so-telemetry: error: ...`` line on stderr), never a traceback. The
+differences between the Salt lines (3006.9, 3008.x) are in
+``so_telemetry.saltcompat``.
 """
 
 import os
@@ -43,6 +44,10 @@ import sys
 import time
 
 from so_telemetry import saltcompat
+from so_telemetry.cli.output import CliError
+
+# Default --timeout of a sync, per minion (a highstate may take minutes).
+SYNC_TIMEOUT = 900
 
 # Salt's answer when another state run (schedule, another sync) holds the minion.
 BUSY_RE = re.compile(r'^The function "state\.[a-z_]+" is running as PID \d+')
@@ -50,7 +55,7 @@ BUSY_RE = re.compile(r'^The function "state\.[a-z_]+" is running as PID \d+')
 RET_TAG_RE = re.compile(r"^salt/job/(?P<jid>\d+)/ret/(?P<id>.+)$")
 
 
-class SyncError(Exception):
+class SyncError(CliError):
     """Nothing could be run: exit 2."""
 
 
@@ -168,12 +173,11 @@ class Grid:
 
     def __init__(self, client, minions, args, size=None):
         self.client = client
-        self.minions = minions
         self.total = len(minions)
         self.size = size or max(1, self.total)  # at most this many jobs at a time
         self.kwarg = {"queue": True} if getattr(args, "queue", False) else None
         self.waiting = list(minions)  # not yet published (a retry goes first)
-        self.timeout = max(1, int(args.timeout))
+        self.timeout = max(1, int(args.timeout or SYNC_TIMEOUT))
         self.retries = max(0, int(args.retries))
         self.retry_wait = max(0.0, float(args.retry_wait))
         self.done = 0
@@ -182,6 +186,7 @@ class Grid:
         self.pending = {}  # minion -> (jid, deadline)
         self.retry_at = {}  # minion -> monotonic time of the next attempt
         self.attempts = {m: 0 for m in minions}
+        self.stuck = False  # the master's event bus stopped answering
 
     # -- output
     def final(self, minion, status, detail):
@@ -296,44 +301,44 @@ class Grid:
 
 
 def run(args):
-    """Synchronize Grid. Returns the exit code."""
+    """Synchronize Grid. Returns the exit code; raises :class:`CliError`
+    when nothing could be run or Salt failed."""
     target = getattr(args, "target", None) or "*"
     try:
         spec = parse_batch(getattr(args, "batch", None))
         client, opts = _load(getattr(args, "config_dir", None))
         try:
-            minions = resolve(opts, target)
-            if not minions:
-                raise SyncError(f"no accepted minion matches {target!r} (salt-key -L)")
-            size = batch_size(spec, len(minions))
-            how = f", at most {size} at a time (--batch {args.batch})" if spec else ""
-            _out(f"Synchronize Grid: highstate on {len(minions)} minion(s){how}: {', '.join(minions)}")
-            grid = Grid(client, minions, args, size=size)
-            grid.run()
-            code = grid.summary()
-            if getattr(grid, "stuck", False):
-                # Salt's reader thread is stuck for good (saltcompat.get_event),
-                # and the interpreter would wait for it at exit.
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)  # pylint: disable=protected-access
-            return code
+            return _sync(client, opts, target, spec, args)
         finally:
             try:
                 client.destroy()
             except Exception:  # pylint: disable=broad-except
                 pass
-    except SyncError as exc:
-        return _error(exc)
+    except CliError:
+        raise
     except SystemExit as exc:
         # Salt exits the process on some errors (configuration, permissions)
-        return _error(f"Salt gave up (exit {exc.code})")
+        raise CliError(f"Salt gave up (exit {exc.code})") from None
     except Exception as exc:  # pylint: disable=broad-except
         # Salt raises from deep inside (LocalClient, the event bus, the key
         # cache), with types that differ between Salt lines: one line, exit 2.
-        return _error(f"Salt failed: {type(exc).__name__}: {_first_line(exc) or 'no detail'}")
+        raise CliError(f"Salt failed: {type(exc).__name__}: {_first_line(exc) or 'no detail'}") from None
 
 
-def _error(message):
-    print(f"so-telemetry: error: {message}", file=sys.stderr, flush=True)
-    return 2
+def _sync(client, opts, target, spec, args):
+    minions = resolve(opts, target)
+    if not minions:
+        raise SyncError(f"no accepted minion matches {target!r} (salt-key -L)")
+    size = batch_size(spec, len(minions))
+    how = f", at most {size} at a time (--batch {args.batch})" if spec else ""
+    _out(f"Synchronize Grid: highstate on {len(minions)} minion(s){how}: {', '.join(minions)}")
+    grid = Grid(client, minions, args, size=size)
+    grid.run()
+    code = grid.summary()
+    if grid.stuck:
+        # Salt's reader thread is stuck for good (saltcompat.get_event), and
+        # the interpreter would wait for it at exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # pylint: disable=protected-access
+    return code

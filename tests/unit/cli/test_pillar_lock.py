@@ -1,5 +1,4 @@
-"""so_telemetry.pillar: the lock, Salt's atomic write, error lines, and the
-Salt-free reading of the local pillar (config search)."""
+"""so_telemetry.pillar_edit: the lock, Salt's atomic write and error lines."""
 
 import os
 import threading
@@ -7,8 +6,8 @@ import time
 
 import pytest
 
-from so_telemetry import annotations
-from so_telemetry import pillar as P
+from so_telemetry import pillar_edit as P
+from tests.unit.cli.test_pillar_edit import read_value
 
 SOC_KEYS = ("soc", "telemetryEnabled")
 
@@ -40,7 +39,7 @@ def test_writer_waits_for_the_lock(tmp_path):
         time.sleep(0.5)
         assert done == [] and "true" in path.read_text()
     thread.join(10)
-    assert done == [True] and P.read_value(str(path), SOC_KEYS) is False
+    assert done == [True] and read_value(str(path), SOC_KEYS) is False
     assert sorted(os.listdir(tmp_path)) == [".soc_soc.sls.lock", "soc_soc.sls"]
 
 
@@ -72,40 +71,4 @@ def test_symlink_edits_its_target(tmp_path):
     link = tmp_path / "soc_soc.sls"
     link.symlink_to(real.name)
     P.set_value(str(link), SOC_KEYS, False)
-    assert link.is_symlink() and P.read_value(str(real), SOC_KEYS) is False
-
-
-def test_local_files_order_and_scan(tmp_path):
-    for rel, text in {"global/soc_global.sls": "global:\n  airgap: true\n",
-                      "soc/soc_soc.sls": "soc: [bad\n",
-                      "patch/soc_patch.sls": "{% if x %}\npatch: {}\n{% endif %}\n"}.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
-    files = P.local_files(str(tmp_path))
-    assert [os.path.relpath(f, tmp_path) for f in files] == list(P.LOCAL_FILES)
-    broken = P.scan_local(str(tmp_path))
-    assert [os.path.relpath(p, tmp_path) for p, _ in broken] == ["soc/soc_soc.sls"]  # Jinja: only Salt knows
-    cur = annotations.Current(str(tmp_path))
-    assert cur.value("global:airgap") == (True, str(tmp_path / "global" / "soc_global.sls"), None)
-    value, source, why = cur.value("soc:telemetryEnabled")
-    assert value is None and source is None and "soc_soc.sls, line" in why
-    assert "Jinja" in cur.value("patch:os:enabled")[2]
-    assert cur.value("repo:id") == ("securityonion", "default", None)
-
-
-def test_local_top_decides_the_files(tmp_path):
-    (tmp_path / "top.sls").write_text("base:\n  '*':\n    - ignore_missing: True\n    - soc.soc_soc\n    - extra\n")
-    (tmp_path / "soc").mkdir()
-    (tmp_path / "soc" / "soc_soc.sls").write_text("soc:\n  telemetryEnabled: false\n")
-    (tmp_path / "extra.sls").write_text("soc:\n  telemetryEnabled: true\n")
-    assert [os.path.basename(f) for f in P.local_files(str(tmp_path))] == ["soc_soc.sls", "extra.sls"]
-    assert annotations.Current(str(tmp_path)).value("soc:telemetryEnabled")[:2] == (True, str(tmp_path / "extra.sls"))
-
-
-@pytest.mark.parametrize("link,url", [
-    ("telemetry.html", "https://docs.securityonion.net/en/2.4/telemetry.html"),
-    ("https://example.org/x.html", "https://example.org/x.html"),
-    (None, None),
-])
-def test_help_url(link, url):
-    assert annotations.help_url(link) == url
+    assert link.is_symlink() and read_value(str(real), SOC_KEYS) is False

@@ -1,0 +1,56 @@
+"""so_telemetry_core: the engine of so-telemetry, Security Onion's telemetry
+as a Salt library. It decides every channel (SOC Telemetry, OS Updates
+Telemetry, airgap) and everything rendered from that decision.
+
+A plain package with no loader dunders: every function takes a
+:class:`~so_telemetry_core.context.Context` (opts, grains, pillar, a reader
+of the formula's files). The ``telemetry`` execution and state modules are
+thin faces over it; the ``so-telemetry`` command uses it too. Minions get it
+with ``saltutil.sync_all`` (``salt://_utils``); ``pip install`` ships it."""
+
+__version__ = "0.2.0"
+
+# The submodules, so `so_telemetry_core.<module>` works after one import.
+from . import (  # noqa: E402  pylint: disable=wrong-import-position
+    audit,
+    config,
+    context,
+    decide,
+    files,
+    hostcheck,
+    loadcheck,
+    preflight,
+    proxy,
+    query,
+    repo,
+    report,
+    schedule,
+    secret,
+    soc,
+    timing,
+    validate,
+    wire,
+)
+from .context import Context  # noqa: E402  pylint: disable=wrong-import-position
+
+__all__ = [
+    "Context",
+    "audit",
+    "config",
+    "context",
+    "decide",
+    "files",
+    "hostcheck",
+    "loadcheck",
+    "preflight",
+    "proxy",
+    "query",
+    "repo",
+    "report",
+    "schedule",
+    "secret",
+    "soc",
+    "timing",
+    "validate",
+    "wire",
+]

@@ -1,0 +1,112 @@
+"""The context of one engine call: what Salt's loader dunders hold in a module
+(opts, grains, pillar), a reader of the formula's own files (``defaults.yaml``,
+templates) and a cache. Nothing in the core reads a dunder: the execution and
+state modules build a :class:`Context` with :meth:`Context.from_loader`, the
+command line with plain dicts.
+
+A Context also memoises what one call computes more than once (the merged
+map of a component, the decision), so the decision is made once per call and
+passed on."""
+
+import os
+
+from .validate import PillarError
+
+FORMULA = "so_telemetry"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def formula_dir():
+    """The formula's directory on disk, ``salt/so_telemetry``: the checkout's
+    (``_utils/so_telemetry_core`` beside ``salt/``) or the installed wheel's
+    (``so_telemetry/salt/so_telemetry``); None on a minion that only has
+    the synced core (it reads the formula through the file server)."""
+    for cand in (
+        os.path.join(_HERE, os.pardir, os.pardir, "salt", FORMULA),
+        os.path.join(_HERE, os.pardir, "so_telemetry", "salt", FORMULA),
+    ):
+        if os.path.isfile(os.path.join(cand, "defaults.yaml")):
+            return os.path.normpath(cand)
+    return None
+
+
+class FormulaFiles:
+    """Text of ``salt://so_telemetry/<relpath>``: through Salt's file server
+    (``fetch``, i.e. ``cp.get_file_str``) when there is one, else from the
+    formula's directory on disk."""
+
+    def __init__(self, fetch=None, directory=None, cache=None):
+        self.fetch = fetch
+        self.directory = directory
+        self.cache = {} if cache is None else cache
+
+    def text(self, relpath):
+        if relpath in self.cache:
+            return self.cache[relpath]
+        text = None
+        if self.fetch is not None:
+            try:
+                text = self.fetch(f"salt://{FORMULA}/{relpath}")
+            except Exception:  # noqa: BLE001  pylint: disable=broad-except
+                text = None  # no file server (masterless without roots, or a broken one): try the disk
+        if not text:
+            directory = self.directory or formula_dir()
+            path = os.path.join(directory, *relpath.split("/")) if directory else None
+            if path and os.path.isfile(path):
+                with open(path, encoding="utf-8") as fh:
+                    text = fh.read()
+        if not text:
+            raise PillarError(
+                f"salt://{FORMULA}/{relpath} not found: serve this library with file_roots [<repo>/salt, <repo>]"
+            )
+        self.cache[relpath] = text
+        return text
+
+
+def _plain(data):
+    try:
+        return dict(data or {})
+    except (TypeError, ValueError):
+        return {}
+
+
+class Context:
+    """``opts``, ``grains``, ``pillar`` (mappings, never changed), ``files``
+    (:class:`FormulaFiles`), ``cache`` (kept between calls: Salt's
+    ``__context__`` in a module) and ``saved_schedule`` (a callable giving
+    the minion's persisted schedule, ``{job: settings}``)."""
+
+    def __init__(self, opts=None, grains=None, pillar=None, files=None, cache=None, saved_schedule=None):
+        self.opts = opts if opts is not None else {}
+        self.grains = grains if grains is not None else {}
+        self.pillar = _plain(pillar)
+        self.cache = {} if cache is None else cache
+        self.files = files or FormulaFiles(cache=self.cache.setdefault("telemetry.files", {}))
+        self.saved_schedule = saved_schedule or (lambda: {})
+        self._memo = {}
+
+    @classmethod
+    def from_loader(cls, opts, grains, pillar, salt, context):
+        """The context of a call from an execution or state module (its
+        ``__opts__``, ``__grains__``, ``__pillar__``, ``__salt__``,
+        ``__context__``)."""
+        cache = context if context is not None else {}
+        files = FormulaFiles(fetch=salt.get("cp.get_file_str"), cache=cache.setdefault("telemetry.files", {}))
+        lister = salt.get("schedule.list")
+
+        def saved():
+            return lister(offline=True, return_yaml=False) if lister else {}
+
+        return cls(opts=opts, grains=grains, pillar=pillar, files=files, cache=cache, saved_schedule=saved)
+
+    def memo(self, key, compute):
+        """``compute()`` once per context (its exception too: raised again)."""
+        if key not in self._memo:
+            try:
+                self._memo[key] = (compute(), None)
+            except PillarError as exc:
+                self._memo[key] = (None, exc)
+        value, exc = self._memo[key]
+        if exc is not None:
+            raise exc
+        return value

@@ -1,0 +1,100 @@
+"""The transparency report: per channel on/off and why, the destination
+hosts, every field with its exact value (OS updates) or category (SOC), TLS,
+retention, and how to change it."""
+
+from . import decide, files, hostcheck, proxy, query, schedule
+from .config import component
+from .validate import PillarError, mapping, url_host
+
+DOCS_URL = "https://docs.securityonion.net/en/2.4/"
+SPEC_URL = DOCS_URL + "telemetry.html"
+
+
+def _airgap(state):
+    air = state.airgap
+    return {
+        "enabled": air["enabled"],
+        "reason": air["reason"],
+        "malformed": air["malformed"],
+        "effect": "nothing is sent: SOC Telemetry off, automatic OS updates off" if air["enabled"] else "none",
+    }
+
+
+def _soc(ctx, state, every):
+    soc = component(ctx, "soc")
+    host = url_host(mapping(soc, "soc:analytics").get("url"))
+    return {
+        "enabled": state.soc["enabled"],
+        "reason": state.soc["reason"],
+        "origin": "the SOC web UI in the analyst's browser",
+        "destinations": [host] if state.soc["enabled"] and host else [],
+        "destination_when_on": host,
+        "data": [
+            "user-interface navigation flows (which SOC features are used)",
+            "software version",
+            "viewed page path",
+        ],
+        "never": ["usernames", "event data", "node hostnames"],
+        "also_known_to_receiver": "browser IP address and User-Agent (inherent to web requests)",
+        "tls": True,
+        "retention": soc.get("retention"),
+        "change": "so-telemetry disable soc | enable soc, or search 'SOC Telemetry' in the "
+        f"Configuration screen; takes effect at the next grid resync (within {every}, or "
+        "so-telemetry sync), then hard-refresh the browser (CTRL+SHIFT+R)",
+    }
+
+
+def upstream_hosts(ctx):
+    """Every host the manager's updates reach when on: the mirrors and the key."""
+    upstream = mapping(component(ctx, "repo"), "repo:upstream")
+    mirrors = upstream.get("mirrors")
+    if not isinstance(mirrors, list):
+        raise PillarError(
+            f"pillar key 'repo:upstream:mirrors' must be a non-empty list, got {mirrors!r}", "repo:upstream:mirrors"
+        )
+    return sorted({h for h in map(url_host, mirrors + [upstream.get("gpgkey")]) if h})
+
+
+def _os_updates(ctx, state, every):
+    osu = state.os_updates
+    try:
+        prox = proxy.shown(ctx)
+    except PillarError as exc:
+        prox = {"error": str(exc)}
+    hosts = upstream_hosts(ctx)
+    fields = query.fields(ctx)
+    return {
+        "enabled": osu["enabled"],
+        "reason": osu["reason"],
+        "telemetry": osu["telemetry"],
+        "telemetry_reason": osu["telemetry_reason"],
+        "origin": "the manager node's package manager (dnf)",
+        "destinations": list(hosts) if osu["telemetry"] else [],
+        "destinations_when_on": hosts,
+        "fields": query.params(ctx),
+        "fields_when_on": fields,
+        "allow_list": list(query.QUERY_FIELDS),
+        "never": ["hostnames", "minion ids", "IP addresses", "user names", "event data"],
+        "also_known_to_receiver": "the manager's IP address and dnf's User-Agent header "
+        "(libdnf (<OS name> <version>; <variant>; Linux.<arch>)), inherent to dnf's requests",
+        "tls": True,
+        "change": "so-telemetry disable os-updates | enable os-updates, or search 'patch' in the "
+        f"Configuration screen; takes effect at the next grid resync (within {every}, or "
+        "so-telemetry sync)",
+        "proxy": prox if osu["telemetry"] else {},
+    }
+
+
+def report(ctx):
+    """The report (a mapping; ``so-telemetry status`` prints it in words)."""
+    state = decide.decision(ctx)
+    every = schedule.resync_interval(ctx)
+    return {
+        "airgap": _airgap(state),
+        "soc": _soc(ctx, state, every),
+        "os_updates": _os_updates(ctx, state, every),
+        "resync": every,
+        "owners": files.owners(ctx),
+        "host_checks": hostcheck.host_checks(ctx),
+        "spec": SPEC_URL,
+    }

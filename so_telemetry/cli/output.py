@@ -1,0 +1,35 @@
+"""What every command shares for output: the one error type and its line,
+and values in words."""
+
+PROG = "so-telemetry"
+
+
+class CliError(Exception):
+    """A failure reported to the user as one line, exit code 2. ``kind``:
+    what failed (``config``, ``master``, ``pillar``, ``call``, ``timeout``)."""
+
+    def __init__(self, message, kind=None):
+        super().__init__(message)
+        self.kind = kind
+
+
+def one_line(text, limit=400):
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def error_line(exc):
+    """The line ``so-telemetry: error: ...`` (``main`` prints it, and only it)."""
+    return f"{PROG}: error: {one_line(exc, limit=1000)}"
+
+
+def yaml_word(value):
+    """``value`` as it reads in a YAML file: true/false, null, 'yes', 3."""
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=10000).strip()
+    return text[: -len("...")].strip() if text.endswith("...") else text
+
+
+def onoff(flag):
+    return "ON" if flag else "off"

@@ -1,0 +1,91 @@
+"""``so-telemetry status``: the transparency report, in words or JSON."""
+
+import json
+
+from so_telemetry.cli.output import CliError, one_line, onoff
+from so_telemetry.cli.saltcall import salt_call
+from so_telemetry.local import scan_local
+
+
+def _soc_lines(soc):
+    return [
+        f"SOC Telemetry: {onoff(soc['enabled'])} ({soc['reason']})",
+        f"  from: {soc['origin']}",
+        f"  to: {', '.join(soc['destinations']) or 'nothing'}"
+        + ("" if soc["enabled"] else f" (when on: {soc['destination_when_on']})"),
+        f"  data: {'; '.join(soc['data'])}",
+        f"  never: {', '.join(soc['never'])}",
+        f"  also seen by the receiver: {soc['also_known_to_receiver']}",
+        f"  TLS: {'yes' if soc['tls'] else 'no'}; retention: {soc['retention']}",
+        f"  change: {soc['change']}",
+    ]
+
+
+def _fields_lines(osu):
+    if osu["fields"]:
+        return ["  fields sent (query parameters on every repository request):"] + [
+            f"    {key}={val}" for key, val in osu["fields"].items()
+        ]
+    lines = ["  fields sent: none"]
+    if osu["fields_when_on"]:
+        shown = ", ".join(f"{k}={v}" for k, v in osu["fields_when_on"].items())
+        lines.append(f"  (when on this node would send: {shown})")
+    return lines
+
+
+def _os_lines(osu):
+    lines = [
+        f"Automatic OS updates: {onoff(osu['enabled'])} ({osu['reason']})",
+        f"OS Updates Telemetry: {onoff(osu['telemetry'])} ({osu['telemetry_reason']})",
+        f"  from: {osu['origin']}",
+        f"  to: {', '.join(osu['destinations']) or 'nothing'}"
+        + ("" if osu["telemetry"] else f" (when on: {', '.join(osu['destinations_when_on'])})"),
+    ]
+    lines += _fields_lines(osu)
+    lines.append(f"  allow-list: {', '.join(osu['allow_list'])}; never: {', '.join(osu['never'])}")
+    lines.append(f"  also seen by the receiver: {osu['also_known_to_receiver']}")
+    lines.append(f"  TLS: {'yes' if osu['tls'] else 'no'}")
+    if osu.get("proxy"):
+        prox = osu["proxy"]
+        user = f" as {prox['username']}" if prox.get("username") else ""
+        lines.append(f"  through proxy: {prox.get('url', prox.get('error'))}{user} (manager:proxy)")
+    lines.append(f"  change: {osu['change']}")
+    return lines
+
+
+def _host_lines(rep):
+    host = rep.get("host_checks") or {}
+    if not host:
+        return []
+    lines = ["", "Written by the host tree (so_telemetry:owners), checked against the effective setting:"]
+    for art in rep.get("owners") or {}:
+        chk = host.get(art)
+        if chk is not None:
+            verdict = {True: "matches", False: "DOES NOT match", None: "does not say"}[chk["matches"]]
+            lines.append(f"  {art}: {chk['path']}: {verdict}: {chk['detail']}")
+    return lines
+
+
+def format_report(rep):
+    air = rep["airgap"]
+    lines = [f"Airgap: {'YES' if air['enabled'] else 'no'} ({air['reason']})"]
+    if air["enabled"]:
+        lines.append(f"  {air['effect']}")
+    lines += [""] + _soc_lines(rep["soc"]) + [""] + _os_lines(rep["os_updates"]) + _host_lines(rep)
+    lines += ["", f"Documentation: {rep['spec']}"]
+    return "\n".join(lines)
+
+
+def run(args):
+    try:
+        rep = salt_call(args, "telemetry.report")
+    except CliError as exc:
+        # a Salt failure caused by a broken local pillar file: name it
+        broken = scan_local(args.pillar_dir) if exc.kind == "call" else []
+        if broken:
+            raise CliError(f"{exc} (the local pillar has errors: {'; '.join(w for _p, w in broken)})") from None
+        raise
+    if not isinstance(rep, dict):
+        raise CliError(f"telemetry.report returned {one_line(rep)}")
+    print(json.dumps(rep, indent=2, sort_keys=True) if args.json else format_report(rep))
+    return 0

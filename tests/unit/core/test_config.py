@@ -1,0 +1,71 @@
+"""Configuration (``so_telemetry_core.config``): one list of local pillar
+files, one list of sensitive keys, one merge rule, secrets masked."""
+
+import glob
+
+import pytest
+import so_telemetry_core as core
+import yaml
+
+from tests.unit.conftest import REPO
+
+
+def test_local_files_are_the_pillar_tops():
+    top = yaml.safe_load((REPO / "pillar" / "top.sls").read_text())
+    listed = [e for e in top["base"]["*"] if isinstance(e, str) and e != "telemetry"]
+    assert listed == list(core.config.LOCAL_SLS)
+
+
+def test_sensitive_keys_are_the_annotated_ones():
+    def walk(node, trail):
+        if isinstance(node, dict) and ("title" in node or "description" in node):
+            if node.get("sensitive") is True:
+                yield ":".join(trail)
+            return
+        for key, val in (node.items() if isinstance(node, dict) else ()):
+            yield from walk(val, trail + [key])
+
+    annotated = []
+    for path in sorted(glob.glob(str(REPO / "salt" / "so_telemetry" / "*" / "soc_*.yaml"))):
+        annotated += walk(yaml.safe_load(open(path, encoding="utf-8")), [])
+    assert sorted(annotated) == sorted(core.config.SENSITIVE) == ["manager:proxy"]
+
+
+@pytest.mark.parametrize("key,sls", [("soc:telemetryEnabled", "soc.soc_soc"), ("patch:os:enabled", "patch.soc_patch"),
+                                     ("manager:proxy", "manager.soc_manager"), ("global:airgap", "global.soc_global")])
+def test_local_file_of_a_key(key, sls):
+    assert core.config.local_sls(key) == sls
+
+
+def test_shown_masks_the_proxy_password(ctx, pillar):
+    pillar["manager"] = {"proxy": "http://alice:S3cretPw@proxy.corp:3128", "no_proxy": "x.lan"}
+    shown = core.config.shown(ctx(), "manager")
+    assert shown == {"proxy": "http://alice:******@proxy.corp:3128", "no_proxy": "x.lan"}
+    # the engine's own map keeps it (the repository file needs it), untouched by showing
+    assert core.config.component(ctx(), "manager")["proxy"].endswith("S3cretPw@proxy.corp:3128")
+
+
+@pytest.mark.parametrize("url,shown", [
+    ("http://alice:S3cretPw@proxy.corp:3128", "http://alice:******@proxy.corp:3128"),
+    ("alice:pw@proxy:3128", "alice:******@proxy:3128"),
+    ("http://a:p@ss@h:1", "http://a:******@h:1"),
+    ("http://alice@h:1", "http://alice@h:1"),
+    ("http://h:1/a@b", "http://h:1/a@b"),
+    ("", ""),
+])
+def test_mask_url(url, shown):
+    assert core.secret.mask_url(url) == shown
+
+
+def test_merge_rule_lists_replace_and_timings_replace():
+    base = {"os": {"schedules": {"auto": {"splay": 900, "schedule": {"hours": 8}}}, "list": [1, 2]}}
+    over = {"os": {"schedules": {"auto": {"schedule": {"Monday": ["08:00"]}}}, "list": [3]}}
+    merged = core.config.merge("patch", base, over)
+    assert merged["os"]["schedules"]["auto"] == {"splay": 900, "schedule": {"Monday": ["08:00"]}}
+    assert merged["os"]["list"] == [3]
+    assert base["os"]["schedules"]["auto"]["schedule"] == {"hours": 8}  # arguments unchanged
+
+
+def test_pillar_layers_merge_as_salt_does():
+    layers = [{"soc": {"a": 1, "l": [1]}}, {"soc": {"b": 2, "l": [2]}}, None, {"patch": {"os": {"enabled": False}}}]
+    assert core.config.pillar_layers(layers) == {"soc": {"a": 1, "b": 2, "l": [2]}, "patch": {"os": {"enabled": False}}}
