@@ -1,7 +1,7 @@
 # so-telemetry: the usual entry points.
 PYTHON ?= .venv/bin/python
 
-.PHONY: test demo bench bench-engine bench-wire bench-idempotence bench-highstate bench-grid bench-grid-defaults
+.PHONY: test demo bench bench-engine bench-wire bench-idempotence bench-highstate bench-grid bench-grid-defaults bench-effect
 
 test:
 	bash scripts/test.sh
@@ -13,6 +13,7 @@ demo:
 # results in bench/out/ (see bench/README.md).
 bench:
 	@test -x $(PYTHON) || bash scripts/bootstrap.sh
+	$(PYTHON) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[bench]'
 	$(PYTHON) bench/run_all.py
 
 bench-engine:
@@ -27,3 +28,5 @@ bench-grid:
 	$(PYTHON) bench/bench_grid.py --settings shipped
 bench-grid-defaults:
 	$(PYTHON) bench/bench_grid.py --settings salt-defaults --batch-sizes none
+bench-effect:
+	$(PYTHON) bench/bench_effect.py

@@ -166,3 +166,22 @@ def paths(strict=True):
         salt-call telemetry.paths
     """
     return core.files.paths(_ctx(), strict)
+
+
+def converged():
+    """
+    Whether what this node has rendered and scheduled now matches what the
+    current pillar (rendered afresh, not the copy this minion holds) decides
+    for it: per artefact, converged or what differs
+    (``analytics.js loads Tag Manager; pillar says off``), SOC Telemetry and
+    OS updates as its files and jobs have them, and when its last highstate
+    ran. Read-only: no state runs, nothing is written.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' telemetry.converged
+    """
+    pillar = core.converge.fresh_pillar(__opts__, __grains__)
+    return core.converge.converged(core.Context.from_loader(__opts__, __grains__, pillar, __salt__, __context__))

@@ -105,7 +105,8 @@ def _file(name, path, contents, spec, secret=False):
         return _ret(name, False, f"Refused, nothing written: name must be the configured path {path}")
     kwargs = {
         "contents": contents,
-        # the bytes are decided by the telemetry module: no added newline
+        # no newline added (an empty analytics.js stays empty); Salt strips a
+        # trailing one: files.as_written says what lands on disk
         "contents_newline": False,
         "user": spec["user"],
         "group": spec["group"],

@@ -30,6 +30,8 @@ BENCHMARKS = [
     # of docs/master.d/so-telemetry.conf, then with Salt's defaults (~17 min together)
     ("grid", "bench_grid.py", ["--settings", "shipped"]),
     ("grid_defaults", "bench_grid.py", ["--settings", "salt-defaults", "--batch-sizes", "none"]),
+    # time to effect and its plots (bench/plots/), 1 master + 16 minions (~25 min)
+    ("effect", "bench_effect.py", []),
 ]
 
 

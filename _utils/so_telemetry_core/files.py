@@ -101,6 +101,12 @@ def owners(ctx):
     return out
 
 
+def as_written(text):
+    """What ``file.managed(contents=text, contents_newline=False)`` puts on
+    disk: the text without its trailing newline (an empty text stays empty)."""
+    return text.rstrip("\n").rstrip("\r")
+
+
 def read_text(fname):
     """Text of a file, or None when there is none."""
     try:

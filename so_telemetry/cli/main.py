@@ -8,7 +8,7 @@ import sys
 import so_telemetry_core as core
 
 from so_telemetry import pillar_edit
-from so_telemetry.cli import audit, channels, check, config, status, sync
+from so_telemetry.cli import audit, channels, check, config, grid, status, sync
 from so_telemetry.cli.output import PROG, CliError, error_line
 from so_telemetry.cli.saltcall import DEFAULT_CONFIG_DIR, DEFAULT_TIMEOUT
 
@@ -23,6 +23,7 @@ examples:
   so-telemetry enable os-updates         edits <pillar-dir>/patch/soc_patch.sls in place
   so-telemetry config search "SOC Telemetry"
   so-telemetry sync                      Synchronize Grid (on the manager)
+  so-telemetry status --grid             has every minion converged? (on the manager)
   so-telemetry --local --config-dir DIR status    masterless
 
 Global options may be given before or after the command. Commands that ask
@@ -64,10 +65,11 @@ def _global_options(parser, suppress, with_json):
     group.add_argument("--timeout", type=_positive,
                        default=default(_positive(env_timeout) if env_timeout else None), metavar="S",
                        help=f"give up on Salt after S seconds (default {DEFAULT_TIMEOUT:g}; "
-                            f"for sync: per minion, default {sync.SYNC_TIMEOUT})")
+                            f"for sync: per minion, default {sync.SYNC_TIMEOUT}; for status --grid: a minion "
+                            f"not answering within S is named silent, default {grid.DEFAULT_TIMEOUT:g})")
     if with_json:
         group.add_argument("--json", action="store_true", default=default(False),
-                           help="print JSON (status, config search, audit, check)")
+                           help="print JSON (status, status --grid, sync, config search, audit, check)")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -98,7 +100,12 @@ def build_parser():
         _global_options(p, suppress=True, with_json=with_json)
         return p
 
-    add("status", "show what telemetry leaves the network, and why (asks Salt)", status.run)
+    p = add("status", "show what telemetry leaves the network, and why (asks Salt); --grid: has every minion "
+                      "converged on the current settings (on the manager)", status.run)
+    p.add_argument("--grid", action="store_true",
+                   help="ask every matched minion through the master whether what it has rendered and scheduled "
+                        "matches the current pillar (read-only); exit 0 all converged, 1 pending or silent")
+    p.add_argument("--target", default="*", help="with --grid: minion target (glob), default every accepted minion")
     for action in ("enable", "disable"):
         p = add(action, f"{action} a telemetry channel in the local pillar (no Salt)", channels.toggle,
                 with_json=False, action=action)
@@ -107,8 +114,7 @@ def build_parser():
     p = add("prompt", "ask the SOC Telemetry opt-out question (setup, soup)", channels.prompt, with_json=False)
     p.add_argument("--during", choices=("setup", "soup"), required=True, help="which installer step asks")
     p.add_argument("--unattended", action="store_true", help="do not ask and change nothing (never calls Salt)")
-    _sync_arguments(add("sync", "Synchronize Grid: run a highstate on every minion now (on the manager)", sync.run,
-                        with_json=False))
+    _sync_arguments(add("sync", "Synchronize Grid: run a highstate on every minion now (on the manager)", sync.run))
     p = add("config", "search settings like the Configuration screen (no Salt)", None)
     csub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     p = add("search", "settings whose title, key or description contains TERM", config.search, parent=csub)

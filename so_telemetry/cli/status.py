@@ -2,6 +2,7 @@
 
 import json
 
+from so_telemetry.cli import grid
 from so_telemetry.cli.output import CliError, one_line, onoff
 from so_telemetry.cli.saltcall import salt_call
 from so_telemetry.local import scan_local
@@ -77,6 +78,8 @@ def format_report(rep):
 
 
 def run(args):
+    if getattr(args, "grid", False):
+        return grid.run(args)
     try:
         rep = salt_call(args, "telemetry.report")
     except CliError as exc:

@@ -9,6 +9,12 @@ the local salt-master, and prints one line per minion as it returns::
     [3/3] so-idh: no answer within 900s
     Synchronize Grid: 3 minion(s), 2 ok, 1 failed (so-idh)
 
+On a terminal one live line (done/total, running, failed, elapsed) is
+redrawn in place under the per-minion lines; ``--json`` prints the
+per-minion results as JSON at the end instead. Every run ends with the
+grid's convergence (``status --grid``'s check, ``converged N/M``) and,
+where the SOC analytics loader changed, when the analysts' browsers follow.
+
 The minions are resolved from the master's accepted keys first, so a minion
 that never answers is known and named. A minion already running a highstate
 (the 15-minute schedule, another sync) answers with Salt's "is running as PID"
@@ -38,21 +44,25 @@ differences between the Salt lines (3006.9, 3008.x) are in
 ``so_telemetry.saltcompat``.
 """
 
+import json
 import os
 import re
 import sys
 import time
 
 from so_telemetry import saltcompat
+from so_telemetry.cli import grid as grid_check
+from so_telemetry.cli import master
+from so_telemetry.cli.master import first_line as _first_line
 from so_telemetry.cli.output import CliError
+from so_telemetry.cli.progress import Progress, is_terminal
 
 # Default --timeout of a sync, per minion (a highstate may take minutes).
 SYNC_TIMEOUT = 900
-
 # Salt's answer when another state run (schedule, another sync) holds the minion.
 BUSY_RE = re.compile(r'^The function "state\.[a-z_]+" is running as PID \d+')
-# A minion's return on the master event bus.
-RET_TAG_RE = re.compile(r"^salt/job/(?P<jid>\d+)/ret/(?P<id>.+)$")
+# How long the closing convergence check waits for each minion.
+CONVERGENCE_TIMEOUT = 60
 
 
 class SyncError(CliError):
@@ -91,15 +101,6 @@ def batch_size(spec, total):
     return max(1, min(size, total)) if total else 1
 
 
-def _out(line):
-    print(line, flush=True)
-
-
-def _first_line(text, limit=300):
-    text = str(text).strip().splitlines()[0] if str(text).strip() else ""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def classify(ret, retcode=0):
     """
     ``(status, detail)`` of one minion's ``state.highstate`` return:
@@ -127,51 +128,18 @@ def classify(ret, retcode=0):
     return "failed", "highstate did not run: " + _first_line(ret if isinstance(ret, str) else repr(ret))
 
 
-def _load(config_dir):
-    """``(LocalClient, opts)`` for the master config in ``config_dir``."""
-    import salt.client  # pylint: disable=import-outside-toplevel
-    import salt.config  # pylint: disable=import-outside-toplevel
-    import salt.exceptions  # pylint: disable=import-outside-toplevel
-
-    master_conf = os.path.join(config_dir or "/etc/salt", "master")
-    if not os.path.isfile(master_conf):
-        raise SyncError(
-            f"no salt-master configuration at {master_conf} (run this on the manager, or pass --config-dir)"
-        )
-    # The configuration is read before the client exists: Salt exits the
-    # process (SystemExit) on a configuration it cannot parse, and a
-    # LocalClient half-built by that prints a traceback when collected.
-    try:
-        opts = salt.config.client_config(master_conf)
-    except SystemExit as exc:
-        raise SyncError(f"cannot read the salt-master configuration {master_conf} (Salt exited {exc.code})") from None
-    except (salt.exceptions.SaltException, OSError) as exc:
-        raise SyncError(f"cannot use the salt-master configuration {master_conf}: {exc}") from exc
-    class Client(salt.client.LocalClient):
-        """A LocalClient whose failed ``__init__`` (unreadable master key...)
-        does not print a traceback when collected: Salt's ``__del__`` closes
-        an event bus that was never opened."""
-
-        def __del__(self):
-            if "event" in vars(self):
-                super().__del__()
-
-    try:
-        client = Client(mopts=opts)
-    except (salt.exceptions.SaltException, OSError) as exc:
-        raise SyncError(f"cannot use the salt-master configuration {master_conf}: {exc}") from exc
-    return client, client.opts
-
-
-def resolve(opts, target):
-    """Sorted ids of the accepted minions matching the glob ``target``."""
-    return saltcompat.check_minions(opts, target, "glob", fun="state.highstate")
+def soc_changed(ret):
+    """Whether a highstate return changed SOC's analytics loader."""
+    return isinstance(ret, dict) and any(
+        key.startswith("telemetry_|-") and key.endswith("_|-analytics_managed") and isinstance(val, dict)
+        and val.get("changes") for key, val in ret.items()
+    )
 
 
 class Grid:
     """The state of one Synchronize Grid run."""
 
-    def __init__(self, client, minions, args, size=None):
+    def __init__(self, client, minions, args, size=None, progress=None):
         self.client = client
         self.total = len(minions)
         self.size = size or max(1, self.total)  # at most this many jobs at a time
@@ -180,40 +148,37 @@ class Grid:
         self.timeout = max(1, int(args.timeout or SYNC_TIMEOUT))
         self.retries = max(0, int(args.retries))
         self.retry_wait = max(0.0, float(args.retry_wait))
-        self.done = 0
-        self.ok = []
-        self.failed = []
+        self.progress = progress or Progress(self.total, "lines")
+        self.results = {}  # minion -> {"id", "result", "detail", "attempts", "soc_changed"}
         self.pending = {}  # minion -> (jid, deadline)
         self.retry_at = {}  # minion -> monotonic time of the next attempt
         self.attempts = {m: 0 for m in minions}
         self.stuck = False  # the master's event bus stopped answering
 
+    @property
+    def failed(self):
+        return sorted(m for m, r in self.results.items() if r["result"] != "ok")
+
     # -- output
-    def final(self, minion, status, detail):
-        self.done += 1
-        (self.ok if status == "ok" else self.failed).append(minion)
+    def final(self, minion, status, detail, ret=None):
+        self.results[minion] = {"id": minion, "result": "ok" if status == "ok" else "failed", "detail": detail,
+                                "attempts": self.attempts[minion], "soc_changed": soc_changed(ret)}
         word = "ok" if status == "ok" else "FAILED"
-        prefix = f"[{self.done}/{self.total}] {minion}: {word}"
-        _out(f"{prefix}, {detail}" if detail else prefix)
+        prefix = f"[{len(self.results)}/{self.total}] {minion}: {word}"
+        self.progress.line(f"{prefix}, {detail}" if detail else prefix)
+        self.tick(force=True)
+
+    def tick(self, force=False):
+        self.progress.status(len(self.results), len(self.pending), len(self.failed), force=force)
 
     # -- jobs
     def publish(self, minions):
-        import salt.exceptions  # pylint: disable=import-outside-toplevel
-
-        try:
-            # the publish itself is quick; the minions' answers are awaited below
-            pub = self.client.run_job(
-                sorted(minions), "state.highstate", tgt_type="list", timeout=min(self.timeout, 15),
-                kwarg=self.kwarg, listen=True,
-            )
-        except (salt.exceptions.SaltClientError, salt.exceptions.EauthAuthenticationError) as exc:
-            raise SyncError(f"cannot publish to the salt-master: {exc}") from exc
-        if not pub or not pub.get("jid"):
-            raise SyncError(f"the salt-master refused the job for {', '.join(sorted(minions))}: {pub!r}")
+        jid = master.publish(self.client, minions, "state.highstate", self.timeout, kwarg=self.kwarg)
         deadline = time.monotonic() + self.timeout
         for minion in minions:
             self.attempts[minion] += 1
-            self.pending[minion] = (str(pub["jid"]), deadline)
+            self.pending[minion] = (jid, deadline)
+        self.tick(force=True)
 
     def handle(self, minion, data):
         status, detail = classify(data.get("return"), data.get("retcode"))
@@ -221,12 +186,11 @@ class Grid:
         if status == "busy":
             tries = self.attempts[minion]  # 1 for the first run
             if tries <= self.retries:
-                wait = self.retry_wait
-                _out(
+                self.progress.line(
                     f"[-/{self.total}] {minion}: busy: a highstate is already running, "
-                    f"retry {tries}/{self.retries} in {wait:g}s ({detail})"
+                    f"retry {tries}/{self.retries} in {self.retry_wait:g}s ({detail})"
                 )
-                self.retry_at[minion] = time.monotonic() + wait
+                self.retry_at[minion] = time.monotonic() + self.retry_wait
                 return
             self.final(
                 minion, "failed",
@@ -234,7 +198,7 @@ class Grid:
                 f"retr{'y' if self.retries == 1 else 'ies'} ({detail})",
             )
             return
-        self.final(minion, status, detail)
+        self.final(minion, status, detail, data.get("return"))
 
     def fill(self):
         """Publish waiting minions into the free slots (one job for all of them)."""
@@ -243,43 +207,36 @@ class Grid:
             batch, self.waiting = self.waiting[:free], self.waiting[free:]
             self.publish(batch)
 
+    def due(self, now):
+        """Retries whose wait is over go first; runs past their deadline fail."""
+        ready = sorted((at, m) for m, at in self.retry_at.items() if at <= now)
+        for _at, minion in ready:
+            del self.retry_at[minion]
+        self.waiting[:0] = [m for _at, m in ready]
+        self.fill()
+        for minion, (_jid, deadline) in sorted(self.pending.items()):
+            if deadline <= now:
+                del self.pending[minion]
+                self.final(minion, "failed", f"no answer within {self.timeout}s")
+
     def run(self):
-        event = self.client.event
         while self.pending or self.retry_at or self.waiting:
-            now = time.monotonic()
-            due = sorted((at, m) for m, at in self.retry_at.items() if at <= now)
-            if due:
-                for _at, minion in due:
-                    del self.retry_at[minion]
-                self.waiting[:0] = [m for _at, m in due]
-            self.fill()
-            for minion, (_jid, deadline) in sorted(self.pending.items()):
-                if deadline <= now:
-                    del self.pending[minion]
-                    self.final(minion, "failed", f"no answer within {self.timeout}s")
+            self.due(time.monotonic())
+            self.tick()
             if not self.pending:
-                if self.waiting:
-                    continue
-                if self.retry_at:
-                    time.sleep(max(0.0, min(self.retry_at.values()) - time.monotonic()))
+                if self.retry_at and not self.waiting:
+                    time.sleep(max(0.0, min(0.5, min(self.retry_at.values()) - time.monotonic())))
                 continue
             wait = 0.5
             if self.retry_at:
                 wait = max(0.01, min(wait, min(self.retry_at.values()) - time.monotonic()))
             try:
-                ev = saltcompat.get_event(event, wait, tag="salt/job/", match_type="startswith", full=True)
+                ret = master.next_return(self.client, wait)
             except saltcompat.EventBusStuck as exc:
                 self.bus_lost(str(exc))
                 return
-            if not ev:
-                continue
-            match = RET_TAG_RE.match(ev.get("tag", ""))
-            data = ev.get("data") or {}
-            if not match:
-                continue
-            minion = match.group("id")
-            if minion in self.pending and self.pending[minion][0] == match.group("jid"):
-                self.handle(minion, data)
+            if ret and ret[1] in self.pending and self.pending[ret[1]][0] == ret[0]:
+                self.handle(ret[1], ret[2])
 
     def bus_lost(self, why):
         """The master went away: every minion still running or waiting is
@@ -293,52 +250,70 @@ class Grid:
         self.waiting, self.retry_at = [], {}
 
     def summary(self):
-        line = f"Synchronize Grid: {self.total} minion(s), {len(self.ok)} ok, {len(self.failed)} failed"
-        if self.failed:
-            line += f" ({', '.join(sorted(self.failed))})"
-        _out(line)
-        return 0 if not self.failed and len(self.ok) == self.total else 1
+        self.progress.close()
+        failed = self.failed
+        line = f"Synchronize Grid: {self.total} minion(s), {self.total - len(failed)} ok, {len(failed)} failed"
+        if failed:
+            line += f" ({', '.join(failed)})"
+        self.progress.line(line)
+        return 0 if not failed and len(self.results) == self.total else 1
+
+
+BROWSERS = ("analysts' browsers stop loading Tag Manager at their next page load; turning it on reaches a "
+            "browser at its next hard refresh (CTRL+SHIFT+R) or when its cached copy expires")
+
+
+def closing(grid, client, minions):
+    """The grid's convergence after the run, and when the browsers follow a
+    SOC change: lines for a person, and the per-minion objects for JSON. A
+    minion that gave no answer to the highstate is not asked again: silent."""
+    answered = [m for m in minions if not grid.results.get(m, {}).get("detail", "").startswith("no answer")]
+    items = {m: grid_check.entry(m, None) for m in minions}
+    if answered:
+        items.update((i["id"], i) for i in grid_check.check(client, answered, min(CONVERGENCE_TIMEOUT, grid.timeout)))
+    lines = [f"Convergence: {grid_check.summary(list(items.values()))}"]
+    for minion in sorted(m for m, r in grid.results.items() if r["soc_changed"]):
+        soc = items.get(minion, {}).get("soc") or "unknown"
+        lines.append(f"SOC Telemetry changed on {minion} (its loader is now {soc}): {BROWSERS}.")
+    results = [dict(grid.results.get(m, {"id": m, "result": "failed", "detail": "not run"}),
+                    converged=items[m]["converged"], pending=items[m]["pending"], answered=items[m]["answered"])
+               for m in minions]
+    return lines, results
 
 
 def run(args):
     """Synchronize Grid. Returns the exit code; raises :class:`CliError`
     when nothing could be run or Salt failed."""
     target = getattr(args, "target", None) or "*"
-    try:
-        spec = parse_batch(getattr(args, "batch", None))
-        client, opts = _load(getattr(args, "config_dir", None))
-        try:
-            return _sync(client, opts, target, spec, args)
-        finally:
-            try:
-                client.destroy()
-            except Exception:  # pylint: disable=broad-except
-                pass
-    except CliError:
-        raise
-    except SystemExit as exc:
-        # Salt exits the process on some errors (configuration, permissions)
-        raise CliError(f"Salt gave up (exit {exc.code})") from None
-    except Exception as exc:  # pylint: disable=broad-except
-        # Salt raises from deep inside (LocalClient, the event bus, the key
-        # cache), with types that differ between Salt lines: one line, exit 2.
-        raise CliError(f"Salt failed: {type(exc).__name__}: {_first_line(exc) or 'no detail'}") from None
+    spec = parse_batch(getattr(args, "batch", None))
+    with master.session(getattr(args, "config_dir", None)) as (client, opts):
+        minions = master.resolve(opts, target)
+        if not minions:
+            raise SyncError(f"no accepted minion matches {target!r} (salt-key -L)")
+        return _sync(client, minions, spec, args)
 
 
-def _sync(client, opts, target, spec, args):
-    minions = resolve(opts, target)
-    if not minions:
-        raise SyncError(f"no accepted minion matches {target!r} (salt-key -L)")
+def _sync(client, minions, spec, args):
     size = batch_size(spec, len(minions))
+    mode = "quiet" if getattr(args, "json", False) else ("live" if is_terminal(sys.stdout) else "lines")
+    progress = Progress(len(minions), mode)
     how = f", at most {size} at a time (--batch {args.batch})" if spec else ""
-    _out(f"Synchronize Grid: highstate on {len(minions)} minion(s){how}: {', '.join(minions)}")
-    grid = Grid(client, minions, args, size=size)
+    progress.line(f"Synchronize Grid: highstate on {len(minions)} minion(s){how}: {', '.join(minions)}")
+    grid = Grid(client, minions, args, size=size, progress=progress)
     grid.run()
     code = grid.summary()
     if grid.stuck:
         # Salt's reader thread is stuck for good (saltcompat.get_event), and
         # the interpreter would wait for it at exit.
+        if mode == "quiet":
+            print(json.dumps(list(grid.results.values()), indent=2, sort_keys=True))
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # pylint: disable=protected-access
+    lines, results = closing(grid, client, minions)
+    if mode == "quiet":
+        print(json.dumps(results, indent=2, sort_keys=True))
+    else:
+        for text in lines:
+            progress.line(text)
     return code

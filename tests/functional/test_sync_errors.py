@@ -73,12 +73,12 @@ def test_resolve_matches_accepted_keys(tmp_path):
     line (3006.9's check_minions has no ``fun`` keyword)."""
     import salt.config  # pylint: disable=import-outside-toplevel
 
-    from so_telemetry.cli import sync  # pylint: disable=import-outside-toplevel
+    from so_telemetry.cli import master  # pylint: disable=import-outside-toplevel
 
     opts = salt.config.client_config(str(master_dir(tmp_path) / "master"))
-    assert sync.resolve(opts, "*") == sorted(MINIONS)
-    assert sync.resolve(opts, "so-s*") == ["so-sensor"]
-    assert sync.resolve(opts, "nothing*") == []
+    assert master.resolve(opts, "*") == sorted(MINIONS)
+    assert master.resolve(opts, "so-s*") == ["so-sensor"]
+    assert master.resolve(opts, "nothing*") == []
 
 
 def test_no_master_running_is_one_line_error(tmp_path):

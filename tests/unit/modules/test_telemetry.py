@@ -19,10 +19,12 @@ PROXY = f"http://alice:{PASSWORD}@proxy.corp:3128"
 
 @pytest.fixture(autouse=True)
 def loader(grains, pillar, opts, context, workdir):
-    opts.update(conf_file=str(workdir / "minion"))
+    opts.update(conf_file=str(workdir / "minion"), id="so-manager", cachedir=str(workdir / "cache"))
     salt_funs = {"schedule.list": lambda **_kw: saved_schedule(opts)}
+    # converged renders the pillar afresh (from the master); here it is the fixture's
     with patch.multiple(MODULE, create=True, __grains__=grains, __pillar__=pillar, __opts__=opts,
-                        __context__=context, __salt__=salt_funs):
+                        __context__=context, __salt__=salt_funs), \
+            patch.object(core.converge, "fresh_pillar", lambda _opts, _grains: dict(pillar)):
         assert MODULE.__virtual__() == "telemetry"
         yield
 
@@ -60,6 +62,7 @@ def test_returns_are_the_engines(ctx, pillar):
     assert MODULE.paths() == core.files.paths(ctx())
     assert MODULE.config("soc") == core.config.component(ctx(), "soc")
     assert MODULE.manager_like() is True
+    assert MODULE.converged() == core.converge.converged(ctx())
 
 
 def test_failures_set_the_exit_code(pillar, grains, workdir, opts):

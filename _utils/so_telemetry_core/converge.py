@@ -1,0 +1,175 @@
+"""Convergence: does what this node has rendered and scheduled now match what
+the current pillar decides for it? Read-only: nothing is written, no state
+runs. Per artefact, ``converged`` and, where not, a ``detail`` in words
+(``analytics.js loads Tag Manager; pillar says off``); with the node's
+SOC Telemetry and OS updates as its files and jobs have them, and when its
+last highstate ran."""
+
+import datetime
+import os
+
+from salt.exceptions import CommandExecutionError
+
+from . import decide, files, hostcheck, repo, schedule, soc
+from .validate import PillarError
+
+
+_SAVED_AS = {"job_args": "args", "job_kwargs": "kwargs"}
+
+
+def fresh_pillar(opts, grains):
+    """The pillar as the master (or the local roots) renders it now, not the
+    copy the minion process holds: a settings change made a moment ago
+    counts. An error when it does not render."""
+    import salt.pillar  # pylint: disable=import-outside-toplevel
+
+    pillar = salt.pillar.get_pillar(opts, dict(grains), opts["id"], saltenv=opts.get("saltenv"),
+                                    pillarenv=opts.get("pillarenv"))
+    try:
+        data = pillar.compile_pillar()
+    finally:
+        getattr(pillar, "destroy", lambda: None)()
+    if data.get("_errors"):
+        raise CommandExecutionError(f"the pillar does not render: {data['_errors'][0]}")
+    return data
+
+
+def _said(state, channel):
+    """What the decision says of a channel, in words."""
+    if state.airgap["enabled"]:
+        return "airgapped: off"
+    return f"pillar says {'on' if getattr(state, channel)['enabled'] else 'off'}"
+
+
+def _analytics(ctx, state):
+    conf = soc.analytics(ctx)
+    text = files.read_text(conf["path"])
+    observed = "absent" if text is None else ("on" if conf["host"] in text else "off")
+    if text == files.as_written(soc.analytics_js(ctx)):
+        return observed, None
+    what = {"absent": "is missing", "on": "loads Tag Manager", "off": "loads nothing"}[observed]
+    if observed != "absent" and (observed == "on") == state.soc["enabled"]:
+        return observed, "analytics.js differs from what the pillar renders"
+    return observed, f"analytics.js {what}; {_said(state, 'soc')}"
+
+
+def _soc_json(ctx, state):
+    path = files.artefact_path(ctx, "soc_json")
+    text = files.read_text(path)
+    if text is None:
+        return "soc.json is missing"
+    try:
+        if soc.soc_json(ctx, text, path) == text:
+            return None
+    except PillarError:
+        return "soc.json is not a JSON object SOC can read"
+    flag = ((soc.parse_json(text, path).get("server") or {}).get("client") or {}).get("telemetryEnabled")
+    return f"soc.json has telemetryEnabled {str(flag).lower()}; {_said(state, 'soc')}"
+
+
+def _repo(ctx, state):
+    path = files.artefact_path(ctx, "repo")
+    text = files.read_text(path)
+    if text is None:
+        return "securityonion.repo is missing"
+    if text == files.as_written(repo.text(ctx, reveal=True)):
+        return None
+    queried = any("?" in url for url in hostcheck.baseurls(text))
+    if queried != bool(repo.definition(ctx)["query"]):
+        has = "carries the telemetry query" if queried else "has no telemetry query"
+        return f"securityonion.repo {has}; {_said(state, 'os_updates')}"
+    return "securityonion.repo differs from what the pillar renders"
+
+
+def _job(saved, decided, what):
+    """None when the saved job is what ``decided`` (``{"name", "job"}``) says."""
+    name, job = decided["name"], decided["job"]
+    present = schedule.enabled(saved.get(name))
+    if job is None:
+        return f"{name} is scheduled; {what}" if present else None
+    if not present:
+        return f"{name} is not scheduled; {what}"
+    # Salt keeps job_args and job_kwargs as args and kwargs
+    differs = sorted(k for k, v in job.items() if saved[name].get(_SAVED_AS.get(k, k)) != v)
+    return f"{name} differs in {', '.join(differs)}" if differs else None
+
+
+def _checks(ctx, state, manager_like):
+    """``{artefact: callable -> detail or None}`` of this node's library-owned artefacts."""
+    saved = schedule.saved(ctx)
+    checks = {
+        "repo": lambda: _repo(ctx, state),
+        "highstate_schedule": lambda: _job(saved, schedule.resync_job(ctx), "the grid resyncs on it"),
+        "patch_schedule": lambda: _job(saved, schedule.patch_job(ctx), _said(state, "os_updates")),
+    }
+    if manager_like:
+        checks["analytics"] = lambda: _analytics(ctx, state)[1]
+        checks["soc_json"] = lambda: _soc_json(ctx, state)
+    return checks
+
+
+def last_highstate(opts):
+    """When this minion's last highstate started (Salt writes its
+    ``highstate.cache.p`` then), ISO 8601 UTC, or None."""
+    try:
+        mtime = os.path.getmtime(os.path.join(opts.get("cachedir") or "", "highstate.cache.p"))
+    except OSError:
+        return None
+    return datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _host_checks(ctx, owners):
+    """The host checks of the host-owned artefacts (none: nothing is asked)."""
+    host = [art for art, owner in owners.items() if owner == "host"]
+    if not host:
+        return {}
+    try:
+        return hostcheck.host_checks(ctx)
+    except PillarError as exc:
+        return {art: {"matches": False, "detail": f"cannot tell: {exc}"} for art in host}
+
+
+def _observed_soc(ctx, state):
+    if not state.manager_like:
+        return "n/a"
+    try:
+        return _analytics(ctx, state)[0]
+    except PillarError:
+        return "unknown"
+
+
+def _decided(state, channel):
+    if channel in state.errors:
+        return "invalid pillar"
+    return "on" if getattr(state, channel)["enabled"] else "off"
+
+
+def converged(ctx):
+    """``{"id", "role", "converged", "pending", "details", "soc", "os_updates",
+    "decided", "last_highstate"}``; ``soc`` and ``os_updates`` are what the
+    node's files and jobs have (``on``, ``off``, ``absent``, ``n/a``)."""
+    state = decide.made(ctx)
+    owners = files.owners(ctx)
+    details = {}
+    for art, check in _checks(ctx, state, state.manager_like).items():
+        if owners[art] == "library":
+            try:
+                details[art] = check()
+            except PillarError as exc:
+                details[art] = f"cannot tell: {exc}"
+    for art, chk in _host_checks(ctx, owners).items():
+        if state.manager_like or art not in ("analytics", "soc_json"):
+            details[art] = f"(host) {chk['detail']}" if chk["matches"] is False else None
+    pending = sorted(art for art, detail in details.items() if detail)
+    patch = schedule.saved(ctx).get(schedule.job_names(ctx)["patch"])
+    return {
+        "id": ctx.opts.get("id"),
+        "role": state.role,
+        "converged": not pending,
+        "pending": pending,
+        "details": {art: details[art] for art in pending},
+        "soc": _observed_soc(ctx, state),
+        "os_updates": "on" if schedule.enabled(patch) else "off",
+        "decided": {"soc": _decided(state, "soc"), "os_updates": _decided(state, "os_updates")},
+        "last_highstate": last_highstate(ctx.opts),
+    }
