@@ -68,6 +68,14 @@ def export_library(dest):
     return dest
 
 
+def export_revision(rev, dest):
+    """The tracked files of git revision ``rev``, in ``dest``."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=common.REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
 def count_files(paths):
     total = 0
     for path in paths:
@@ -183,6 +191,9 @@ def main(argv=None):
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--layouts", default="checkout,export")
     parser.add_argument("--keep", action="store_true", help="keep the temporary sandboxes")
+    parser.add_argument("--before", metavar="REV", default=None,
+                        help="also an export of git revision REV (layout export@REV), measured in the same run, "
+                             "for a before/after comparison of the library's share")
     args = parser.parse_args(argv)
 
     work = common.tmpdir("highstate")
@@ -195,6 +206,10 @@ def main(argv=None):
             layouts["checkout"] = Layout("checkout", common.REPO, work, empty)
         if "export" in wanted:
             layouts["export"] = Layout("export", export_library(work / "export"), work, empty)
+        if args.before:
+            # the synced modules of the served tree win over the pip-installed (entry point) ones
+            layouts[f"export@{args.before}"] = Layout("before", export_revision(args.before, work / "before"),
+                                                      work, empty)
         results, rows = {}, []
         for name, layout in layouts.items():
             print(f"== highstate vs state.apply {common.EMPTY_SLS_NAME} ({name} file roots, "

@@ -26,6 +26,16 @@ def mask_url(url):
     return f"{text[:start]}{user}:{SECRET}{text[at:]}"
 
 
+_USERINFO_RE = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*:)[^\s'\"]*(@)")
+
+
+def mask_userinfo(text):
+    """``text`` with the password of every ``scheme://user:password@`` in it
+    masked: for messages that quote a value (an error naming a wrongly typed
+    pillar key may quote a proxy URL)."""
+    return _USERINFO_RE.sub(lambda m: f"{m.group(1)}{SECRET}{m.group(2)}", str(text))
+
+
 def mask_text(text, secrets):
     """``text`` with every secret (as given and URL-encoded) replaced by ``******``."""
     text = str(text)

@@ -7,13 +7,15 @@ import urllib.parse
 
 from salt.exceptions import CommandExecutionError
 
+from .secret import mask_userinfo
+
 
 class PillarError(CommandExecutionError):
     """A pillar value the engine refuses. ``key`` is the pillar key
     (``soc:telemetryEnabled``) when one is to blame."""
 
     def __init__(self, message, key=None):
-        super().__init__(message)
+        super().__init__(mask_userinfo(message))  # a quoted value may hold a proxy password
         self.key = key
 
 

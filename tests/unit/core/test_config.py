@@ -57,6 +57,14 @@ def test_mask_url(url, shown):
     assert core.secret.mask_url(url) == shown
 
 
+@pytest.mark.parametrize("pillar_value", ["http://alice:S3cretPw@proxy.corp:3128", ["http://alice:S3cretPw@p:1"]])
+def test_an_error_quoting_a_proxy_url_masks_its_password(ctx, pillar, pillar_value):
+    pillar["manager"] = pillar_value  # a wrongly typed component: the error quotes the value
+    with pytest.raises(core.validate.PillarError) as err:
+        core.config.component(ctx(), "manager")
+    assert "S3cretPw" not in str(err.value) and "alice:******@" in str(err.value)
+
+
 def test_merge_rule_lists_replace_and_timings_replace():
     base = {"os": {"schedules": {"auto": {"splay": 900, "schedule": {"hours": 8}}}, "list": [1, 2]}}
     over = {"os": {"schedules": {"auto": {"schedule": {"Monday": ["08:00"]}}}, "list": [3]}}
