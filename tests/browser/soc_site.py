@@ -28,10 +28,15 @@ empty``) differently from a ``<script>`` load: a status, other bytes,
 Every request is logged (:class:`Served`): path, status, the request headers
 the tests look at (``Sec-Fetch-Dest`` tells a ``<script>`` load, ``script``,
 from a ``fetch()``, ``empty``) and the bytes on the wire both ways.
+
+Also here, for the tests and ``bench/bench_loader.py``: :func:`page`, SOC's
+``index.html`` / ``login/index.html`` in the shape that matters, and
+:func:`so24_loader`, Security Onion 2.4's own ``analytics.js``.
 """
 
 import dataclasses
 import email.utils
+import hashlib
 import http.server
 import os
 import pathlib
@@ -39,6 +44,13 @@ import threading
 import time
 import urllib.parse
 
+HERE = pathlib.Path(__file__).resolve().parent
+VERSION = "2.4.190"
+SCRIPT_PATH = "/js/analytics.js"
+SCRIPT = f"{SCRIPT_PATH}?v={VERSION}"
+CONSOLE_MARKER = "so-page: loaded"
+SO24_FIXTURE = HERE / "so24_analytics.js"
+SO24_BLOB = "6a0d72d5d4b07a3249f9931e86eabbaf70a1af58"  # git blob id of SO's salt/soc/files/soc/analytics.js
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".html": "text/html; charset=utf-8"}
 DROP = "drop"  # close the connection without an answer (a network error in the browser)
 
@@ -192,3 +204,77 @@ def age(path, days):
     ago): a browser then keeps it fresh for a tenth of that."""
     when = time.time() - days * 86400
     os.utime(path, (when, when))
+
+
+# --- SOC's pages -----------------------------------------------------------
+
+# What the page reports, written into <pre id="so-report"> (read from --dump-dom).
+REPORT = """\
+    <pre id="so-report"></pre>
+    <script>
+      var soReport = {dataLayerAtParse: window.dataLayer === undefined ? null : window.dataLayer.length,
+                      jsErrors: [], resourceErrors: []};
+      window.addEventListener("error", function (e) {
+        if (e instanceof ErrorEvent) {
+          soReport.jsErrors.push(e.message + " @ " + e.filename + ":" + e.lineno);
+        } else {
+          soReport.resourceErrors.push((e.target && e.target.src) || String(e.target));
+        }
+      }, true);
+      window.addEventListener("unhandledrejection", function (e) {
+        soReport.jsErrors.push("unhandled rejection: " + e.reason);
+      });
+      function soWriteReport() {
+        soReport.dataLayer = window.dataLayer === undefined ? null : JSON.parse(JSON.stringify(window.dataLayer));
+        soReport.analytics = performance.getEntriesByType("resource").filter(function (e) {
+          return e.name.indexOf("/js/analytics.js") !== -1;
+        }).map(function (e) {
+          return {initiator: e.initiatorType, transferSize: e.transferSize};
+        });
+        soReport.loaderRan = window.soLoaderRan === true;
+        document.getElementById("so-report").textContent = JSON.stringify(soReport);
+      }
+      window.addEventListener("load", function () {
+        soReport.loaded = true;
+        soWriteReport();
+        setTimeout(function () { soReport.done = true; soWriteReport(); }, 1500);
+      });
+      console.log("@MARKER@");
+    </script>
+""".replace("@MARKER@", CONSOLE_MARKER)
+
+# SOC's pages, reduced to what matters here (no stylesheets: nothing else to
+# request; an empty icon: no /favicon.ico request).
+PAGE = """\
+<!doctype html>
+<html lang="en">
+  <head>
+@BASE@    <meta charset="utf-8">
+    <link rel="icon" href="data:,">
+    <title>Security Onion</title>
+@LOADER@  </head>
+  <body style="background-color: #242424;">
+    <div id="app" data-aid="@AID@">Security Onion Console</div>
+@REPORT@  </body>
+</html>
+""".replace("@REPORT@", REPORT)
+
+SCRIPT_TAG = f'    <script src="js/analytics.js?v={VERSION}"></script>\n'
+
+
+def page(aid, base=False, loader=SCRIPT_TAG):
+    """A SOC page: ``<script src="js/analytics.js?v=VERSION">`` in ``<head>``
+    before any other script (securityonion-soc ``html/index.html``); ``base``:
+    under ``<base href="../">`` as ``html/login/index.html``; ``loader``: other
+    markup in its place. The page reports what it saw in ``<pre id="so-report">``."""
+    text = PAGE.replace("@BASE@", '    <base href="../">\n' if base else "").replace("@AID@", aid)
+    return text.replace("@LOADER@", loader)
+
+
+def so24_loader():
+    """Security Onion 2.4's ``analytics.js``, exactly (the fixture minus its header)."""
+    text = SO24_FIXTURE.read_bytes()
+    body = text[text.index(b"\n// ---") + 1:].split(b"\n", 1)[1]
+    blob = hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+    assert blob == SO24_BLOB, f"{SO24_FIXTURE.name} is not Security Onion's analytics.js (blob {blob})"
+    return body
