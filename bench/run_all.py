@@ -26,6 +26,8 @@ BENCHMARKS = [
     ("wire", "bench_wire.py", []),
     ("idempotence", "bench_idempotence.py", []),
     ("highstate", "bench_highstate.py", []),
+    # the SOC loader's re-check per page load, in headless chromium (~1-2 min)
+    ("loader", "bench_loader.py", []),
     # Synchronize Grid at scale: 1 master + 16 minions, with the master settings
     # of docs/master.d/so-telemetry.conf, then with Salt's defaults (~17 min together)
     ("grid", "bench_grid.py", ["--settings", "shipped"]),

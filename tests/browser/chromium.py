@@ -276,14 +276,17 @@ class PageLoad:
         return page_report(self.dom)
 
 
-def load_page(chromium, url, workdir):
-    """Load ``url`` once in a fresh headless Chromium profile under ``workdir``."""
+def load_page(chromium, url, workdir, profile=None):
+    """Load ``url`` once in a headless Chromium under ``workdir``: in a fresh
+    profile, or in ``profile`` (a ``--user-data-dir`` kept across calls, with
+    its disk HTTP cache: each call is one ordinary page load by a browser
+    started anew, no reload, no cache bypass)."""
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="chromium-", dir=workdir))
     netlog = workdir / "netlog.json"
     argv = [
         chromium,
         *FLAGS,
-        f"--user-data-dir={workdir / 'profile'}",
+        f"--user-data-dir={profile or workdir / 'profile'}",
         f"--log-net-log={netlog}",
         f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
         "--dump-dom",

@@ -15,8 +15,13 @@ the browser itself:
 * console: ``--enable-logging=stderr --v=0`` prints every console message,
   ``console.*`` calls and uncaught exceptions ("Uncaught ...") alike.
 * the DOM after the scripts ran (``--dump-dom``): the page's own scripts write
-  a report there (marker, ``window.dataLayer`` right after the loader, and the
-  errors the page saw).
+  a report there (marker, ``window.dataLayer`` right after the loader ran and
+  again after its re-check, and the errors the page saw).
+
+The on-loader re-reads itself (one same-origin ``fetch`` of its own URL)
+before it loads Tag Manager, so an on page requests ``analytics.js`` twice
+here (a fresh profile: the ``<script>``, then the re-read) and an off page
+once; ``test_cached_loader.py`` covers what a cached copy does.
 
 A script error and the blocked gtm.js load are told apart in two independent
 ways: (1) in the page, an ``error`` event captured on ``window`` is an
@@ -87,9 +92,10 @@ INDEX_HTML = """\
 </div>
 <pre id="so-report"></pre>
 <script>
-  soReport.dataLayer = window.dataLayer === undefined ? null : JSON.parse(JSON.stringify(window.dataLayer));
+  soReport.dataLayerAtParse = window.dataLayer === undefined ? null : JSON.parse(JSON.stringify(window.dataLayer));
   function soWriteReport() {
     soReport.marker = "@PAGE_MARKER@";
+    soReport.dataLayer = window.dataLayer === undefined ? null : JSON.parse(JSON.stringify(window.dataLayer));
     document.getElementById("so-report").textContent = JSON.stringify(soReport);
   }
   soWriteReport();
@@ -164,6 +170,8 @@ def check_page(load, expected_external, name):
     assert load.page_external_urls == expected_external, (
         f"external requests of the page: {load.page_external_urls}, expected {expected_external}"
     )
+    # ... and from SOC: the <script>, and for the on-loader its one re-read
+    assert page_urls.count(f"{origin}/{name}/analytics.js") == (2 if expected_external else 1), page_urls
     # nothing external completed, and nothing but loopback was ever resolved
     for req in load.requests:
         if any(is_external(url) for url in req.urls):
@@ -173,7 +181,8 @@ def check_page(load, expected_external, name):
         # not even from the browser's own background traffic
         assert not [u for u in load.all_external_urls if "googletagmanager" in u], load.all_external_urls
 
-    # -- the page's data layer
+    # -- the page's data layer: nothing before the re-check passed
+    assert report["dataLayerAtParse"] is None, report["dataLayerAtParse"]
     if expected_external:
         data_layer = report["dataLayer"]
         assert isinstance(data_layer, list) and len(data_layer) == 1, data_layer
