@@ -40,8 +40,18 @@ def _soc(ctx, state, every):
         "retention": soc.get("retention"),
         "change": "so-telemetry disable soc | enable soc, or search 'SOC Telemetry' in the "
         f"Configuration screen; takes effect at the next grid resync (within {every}, or "
-        "so-telemetry sync), then hard-refresh the browser (CTRL+SHIFT+R)",
+        f"so-telemetry sync){browsers(ctx)}",
     }
+
+
+def browsers(ctx):
+    """When the analysts' browsers follow a SOC Telemetry change: this
+    library's loader re-checks itself at every page load (an opt-out needs no
+    hard refresh); a loader the host tree writes stays cached until one."""
+    if files.owners(ctx)["analytics"] == "host":
+        return ", then hard-refresh the browser (CTRL+SHIFT+R): the host tree's loader stays cached until then"
+    return (": turning it off reaches each browser at its next SOC page load; turning it on, at the browser's "
+            "next hard refresh (CTRL+SHIFT+R) or when its cached copy of analytics.js expires")
 
 
 def upstream_hosts(ctx):

@@ -25,6 +25,20 @@ def effect(pillar_dir):
             "`so-telemetry sync` (Synchronize Grid).")
 
 
+def browsers(pillar_dir, on):
+    """When the analysts' browsers follow, as this grid's loader allows."""
+    try:
+        host_owned = core.files.owners(LocalPillar(pillar_dir).context())["analytics"] == "host"
+    except core.validate.PillarError:
+        host_owned = False
+    if host_owned:
+        return "Then hard-refresh SOC in the browser (CTRL+SHIFT+R or CMD+SHIFT+R): it caches the old setting."
+    if on:
+        return ("Browsers start at their next hard refresh of SOC (CTRL+SHIFT+R or CMD+SHIFT+R) or when their "
+                "cached copy of analytics.js expires.")
+    return "Browsers stop loading Tag Manager at their next SOC page load (no hard refresh needed)."
+
+
 def set_channel(pillar_dir, channel, value):
     """Write ``value`` for ``channel`` into its local pillar file:
     ``(path, key, old value)``."""
@@ -59,7 +73,7 @@ def toggle(args):
         print(f"{describe_change(key, old, value)} in {path}")
     print(f"{NAMES[args.channel]} {'enabled' if value else 'disabled'}. {effect(args.pillar_dir)}")
     if args.channel == "soc":
-        print("Then hard-refresh SOC in the browser (CTRL+SHIFT+R or CMD+SHIFT+R): it caches the old setting.")
+        print(browsers(args.pillar_dir, value))
     print("On an airgapped grid both channels stay off whatever this setting says.")
     return 0
 

@@ -59,8 +59,18 @@ def test_config_search_equals_the_engine(sandbox, case):
 
 
 def test_the_announced_interval_is_the_pillars(sandbox):
+    """The interval and when browsers follow, as this grid's pillar has them."""
     sandbox.set_pillar({"resync": {"highstate": {"minutes": 5}}})
     proc = sandbox.cli("disable", "soc")
     assert proc.returncode == 0, proc.stderr
     assert "within 5 minutes" in proc.stdout
-    assert "within 5 minutes" in sandbox.salt_call("telemetry.report")["soc"]["change"]
+    assert "Browsers stop loading Tag Manager at their next SOC page load (no hard refresh needed)." in proc.stdout
+    change = sandbox.salt_call("telemetry.report")["soc"]["change"]
+    assert "within 5 minutes" in change and "turning it off reaches each browser at its next SOC page load" in change
+    proc = sandbox.cli("enable", "soc")
+    assert "Browsers start at their next hard refresh of SOC" in proc.stdout
+    # where the host tree writes the loader (Security Onion's own), a hard refresh it is
+    sandbox.set_pillar({"so_telemetry": {"owners": {"analytics": "host"}}})
+    proc = sandbox.cli("disable", "soc")
+    assert "Then hard-refresh SOC in the browser" in proc.stdout, proc.stdout
+    assert "hard-refresh the browser" in sandbox.salt_call("telemetry.report")["soc"]["change"]
