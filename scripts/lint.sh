@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lint: ruff on the Python (config in pyproject.toml) and salt-lint on every
+# Lint: ruff on the Python (config in pyproject.toml), docutils on the docs, and salt-lint on every
 # SLS under salt/ (its default rules: every one fits these SLS, none is
 # skipped). Needs .venv with the `lint` extra (scripts/bootstrap.sh --salt
 # 3008). Exits non-zero on any finding.
@@ -15,5 +15,7 @@ if [[ ${#sls[@]} == 0 ]]; then
 else
   .venv/bin/salt-lint "${sls[@]}" || rc=1
 fi
+echo "lint: reStructuredText (README.rst, docs/*.rst render without a warning)"
+.venv/bin/python scripts/check_rst.py README.rst docs/*.rst || rc=1
 [[ $rc == 0 ]] && echo "lint: clean" || echo "lint: FAILED" >&2
 exit $rc
