@@ -129,26 +129,34 @@ def run_nop_highstate(box):
     return tmr.elapsed
 
 
-def measure(layout, runs):
-    base_times, hs_times, nop_times, state_ms = [], [], [], []
-    per_state = {}
-    failures = []
-    for i in range(runs + 1):  # the first triple is a warm-up
-        tb = run_baseline(layout.sandbox())
-        th, durations, failed = run_highstate(layout.sandbox())
-        tn = run_nop_highstate(layout.sandbox(state_top=f"{NOP_TOP}.sls"))
-        tag = "warm-up" if i == 0 else f"run {i}"
-        print(f"  [{layout.name}] {tag}: baseline {tb:.2f} s, highstate {th:.2f} s "
-              f"(states {sum(d or 0 for d in durations.values()):.0f} ms), nop-top highstate {tn:.2f} s", flush=True)
-        if i == 0:
-            continue
-        base_times.append(tb)
-        hs_times.append(th)
-        nop_times.append(tn)
-        state_ms.append(sum(d or 0 for d in durations.values()))
-        for sid, dur in durations.items():
-            per_state.setdefault(sid, []).append(dur)
-        failures.extend(failed)
+def measure_all(layouts, runs):
+    """``{name: result}`` of every layout, the layouts interleaved run by run
+    (so a drift of the machine's load hits them all alike)."""
+    samples = {name: {"base": [], "hs": [], "nop": [], "ms": [], "per_state": {}, "failed": []} for name in layouts}
+    for i in range(runs + 1):  # the first round is a warm-up
+        for name, layout in layouts.items():
+            tb = run_baseline(layout.sandbox())
+            th, durations, failed = run_highstate(layout.sandbox())
+            tn = run_nop_highstate(layout.sandbox(state_top=f"{NOP_TOP}.sls"))
+            tag = "warm-up" if i == 0 else f"run {i}"
+            print(f"  [{name}] {tag}: baseline {tb:.2f} s, highstate {th:.2f} s (states "
+                  f"{sum(d or 0 for d in durations.values()):.0f} ms), nop-top highstate {tn:.2f} s", flush=True)
+            if i == 0:
+                continue
+            got = samples[name]
+            got["base"].append(tb)
+            got["hs"].append(th)
+            got["nop"].append(tn)
+            got["ms"].append(sum(d or 0 for d in durations.values()))
+            for sid, dur in durations.items():
+                got["per_state"].setdefault(sid, []).append(dur)
+            got["failed"].extend(failed)
+    return {name: summarise(layouts[name], got) for name, got in samples.items()}
+
+
+def summarise(layout, got):
+    base_times, hs_times, nop_times, state_ms = got["base"], got["hs"], got["nop"], got["ms"]
+    per_state, failures = got["per_state"], got["failed"]
     return {
         "file_roots": layout.file_roots,
         "files_under_file_roots": count_files(layout.file_roots[1:2]),
@@ -211,10 +219,11 @@ def main(argv=None):
             layouts[f"export@{args.before}"] = Layout("before", export_revision(args.before, work / "before"),
                                                       work, empty)
         results, rows = {}, []
+        print(f"== highstate vs state.apply {common.EMPTY_SLS_NAME} ({', '.join(layouts)} file roots, "
+              f"interleaved, {args.runs} runs each, fresh sandbox per run)", flush=True)
+        measured = measure_all(layouts, args.runs)
         for name, layout in layouts.items():
-            print(f"== highstate vs state.apply {common.EMPTY_SLS_NAME} ({name} file roots, "
-                  f"{args.runs} runs each, fresh sandbox per run)", flush=True)
-            res = measure(layout, args.runs)
+            res = measured[name]
             base, hs = res["baseline_s"]["median"], res["highstate_s"]["median"]
             rat = common.ratio(hs, base)
             res["ratio"] = rat

@@ -10,49 +10,26 @@ with ``saltutil.sync_all`` (``salt://_utils``); ``pip install`` ships it."""
 
 __version__ = "0.2.0"
 
-# The submodules, so `so_telemetry_core.<module>` works after one import.
-from . import (  # noqa: E402  pylint: disable=wrong-import-position
-    audit,
-    config,
-    context,
-    converge,
-    decide,
-    files,
-    hostcheck,
-    loadcheck,
-    preflight,
-    proxy,
-    query,
-    repo,
-    report,
-    schedule,
-    secret,
-    soc,
-    timing,
-    validate,
-    wire,
+import importlib
+
+# The submodules, imported on first use (``so_telemetry_core.<module>``): a
+# highstate never pays for the preflight's or the audit's imports.
+SUBMODULES = (
+    "audit", "config", "context", "converge", "decide", "files", "hostcheck", "loadcheck", "preflight", "proxy",
+    "query", "repo", "report", "schedule", "secret", "soc", "timing", "validate", "wire",
 )
+
+
+def __getattr__(name):
+    if name in SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *SUBMODULES])
+
+
 from .context import Context  # noqa: E402  pylint: disable=wrong-import-position
 
-__all__ = [
-    "Context",
-    "audit",
-    "config",
-    "context",
-    "converge",
-    "decide",
-    "files",
-    "hostcheck",
-    "loadcheck",
-    "preflight",
-    "proxy",
-    "query",
-    "repo",
-    "report",
-    "schedule",
-    "secret",
-    "soc",
-    "timing",
-    "validate",
-    "wire",
-]
+__all__ = ["Context", *SUBMODULES]

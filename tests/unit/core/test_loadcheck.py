@@ -85,10 +85,11 @@ def test_a_copy_replaced_by_a_sync_is_reimported(extmods):
     synced = _copy_core(utils / "so_telemetry_core", version="0.0.1")
     script = f"""
 import json, os, shutil, so_telemetry_core as old
+old_decide = old.decide
 shutil.rmtree({str(synced)!r}); shutil.copytree({str(CORE)!r}, {str(synced)!r})
 mod, why = old.loadcheck.check({str(module)!r})
 print(json.dumps({{"old": old.__version__, "version": mod.__version__, "why": why,
-                   "fresh_submodule": mod.decide is not old.decide}}))
+                   "fresh_submodule": mod.decide is not old_decide}}))
 """
     out = run([utils], script)
     assert out["old"].startswith("0.0.1") and out["why"] is None and out["fresh_submodule"] is True
