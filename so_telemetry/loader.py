@@ -23,16 +23,13 @@ def get_ext_dirs():
     }
 
 
-def salt_root():
-    """The library's ``salt/`` file root (``top.sls`` and the ``so_telemetry``
-    formula): the installed copy or the checkout's."""
-    for cand in (os.path.join(_HERE, "salt"), os.path.join(os.path.dirname(_HERE), "salt")):
-        if os.path.isfile(os.path.join(cand, "so_telemetry", "init.sls")):
-            return cand
-    raise FileNotFoundError("the so-telemetry salt/ tree is not installed")
-
-
 def salt_dir():
     """The formula's own directory, ``salt/so_telemetry`` (one folder per
-    component, each with ``defaults.yaml`` and annotation files)."""
-    return os.path.join(salt_root(), "so_telemetry")
+    component, each with ``defaults.yaml`` and annotation files): the
+    installed copy or the checkout's, as the engine finds it."""
+    import so_telemetry_core.context  # pylint: disable=import-outside-toplevel
+
+    found = so_telemetry_core.context.formula_dir()
+    if found is None:
+        raise FileNotFoundError("the so-telemetry salt/ tree is not installed")
+    return found
