@@ -14,6 +14,7 @@ __version__ = "0.2.0"
 from . import (  # noqa: E402  pylint: disable=wrong-import-position
     audit,
     config,
+    consent,
     context,
     decide,
     files,
@@ -37,6 +38,7 @@ __all__ = [
     "Context",
     "audit",
     "config",
+    "consent",
     "context",
     "decide",
     "files",

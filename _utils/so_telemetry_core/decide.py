@@ -143,10 +143,16 @@ class Decision:
         }
 
 
+def made(ctx):
+    """The :class:`Decision` of this context (made once), a broken channel
+    included (off, its error in ``errors``)."""
+    return ctx.memo("decision", lambda: Decision(ctx))
+
+
 def decision(ctx, channel=None):
     """The :class:`Decision` of this context (made once), after checking that
     ``channel`` (or both channels) has a valid pillar."""
-    return ctx.memo("decision", lambda: Decision(ctx)).require(channel)
+    return made(ctx).require(channel)
 
 
 def settings(ctx, channel=None):
