@@ -283,17 +283,28 @@ def locked(path):
         os.close(fd)
 
 
+def _remove_litter(directory, name):
+    """Remove the temporary files of writers killed mid-write (SIGKILL): under
+    the lock no other writer can be writing one."""
+    for entry_name in os.listdir(directory):
+        if entry_name.startswith(f".{name}.") and entry_name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, entry_name))
+
+
 def write(trail, records):
     """Append ``records`` (from :func:`chain`) to ``trail`` (read under the
     lock): the trail rewritten whole into a temporary file beside it, fsync'd,
     ``root:root 0640``, renamed over it. On failure the old trail stays as it
-    was and no temporary file remains."""
+    was and no temporary file remains (one left by a writer killed mid-write
+    is removed by the next)."""
     data = trail.data + (b"\n" if trail.torn else b"") + b"".join(dumps(r).encode("ascii") + b"\n" for r in records)
     real = os.path.realpath(trail.path)
     directory, name = os.path.split(real)
     tmp = None
     try:
         _makedirs(directory)
+        _remove_litter(directory, name)
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -186,6 +186,15 @@ def test_a_failed_write_keeps_the_trail_and_leaves_nothing(rooted, monkeypatch):
     assert sorted(os.listdir(rooted)) == [".t.jsonl.lock", "t.jsonl"]
 
 
+def test_litter_of_a_killed_writer_is_removed_by_the_next(rooted):
+    path = rooted / "t.jsonl"
+    append(str(path), ent())
+    (rooted / ".t.jsonl.k1ll3d.tmp").write_text('{"seq":2,"ti')
+    append(str(path), ent(old="off", new="on"))
+    assert sorted(os.listdir(rooted)) == [".t.jsonl.lock", "t.jsonl"]
+    assert C.verify(C.read(str(path))) == {"ok": True, "records": 2}
+
+
 def test_threads_racing_on_the_lock_each_append_once(rooted):
     path = str(rooted / "t.jsonl")
     barrier = threading.Barrier(8)
