@@ -330,16 +330,19 @@ def write(trail, records):
 
 
 def _diagnose(lines, hashes, i):
-    """What the break of the chain at ``lines[i]`` (its ``prev`` is not the
-    hash of the line before) says: ``(line number, problem)``."""
+    """What the break at ``lines[i]`` says (its ``prev`` is not the hash of
+    the line before, or its ``seq`` does not follow): ``(line number, problem)``."""
     def expected(j):
         return GENESIS if j == 0 else hashes[j - 1]
 
     line, nxt = lines[i], lines[i + 1] if i + 1 < len(lines) else None
     num, rec = line.number, line.record
-    if nxt is not None and nxt.record and nxt.record["prev"] == expected(i):
+    nxt_prev = nxt.record["prev"] if nxt is not None and nxt.record else None
+    if nxt_prev == expected(i):
         to = f"line {num - 1}" if num > 1 else "the start"
         return num, f"line {num} was inserted (line {num + 1} chains to {to})"
+    if rec["prev"] == expected(i):
+        return num, f"line {num} was altered (its seq)"
     if i >= 1 and rec["prev"] == expected(i - 1):
         to = f"line {num - 2}" if num > 2 else "the start"
         return num - 1, f"line {num - 1} was inserted (line {num} chains to {to})"
@@ -347,7 +350,7 @@ def _diagnose(lines, hashes, i):
     if rec["seq"] > before + 1:
         gone = f"record {before + 1}" if rec["seq"] == before + 2 else f"records {before + 1} to {rec['seq'] - 1}"
         return num, f"{gone} removed before line {num}"
-    if i == 0 or (nxt is not None and nxt.record and nxt.record["prev"] != hashes[i]):
+    if i == 0 or (nxt_prev is not None and nxt_prev != hashes[i]):
         return num, f"line {num} was altered"
     return num - 1, f"line {num - 1} was altered (line {num} holds the SHA-256 of another text)"
 
@@ -362,12 +365,10 @@ def verify(trail):
     for i, line in enumerate(lines):
         if line.record is None:
             return {"ok": False, "line": line.number, "problem": f"line {line.number} is {line.error}"}
-        if line.record["prev"] != (hashes[i - 1] if i else GENESIS):
+        before = lines[i - 1].record["seq"] if i else 0
+        if line.record["prev"] != (hashes[i - 1] if i else GENESIS) or line.record["seq"] != before + 1:
             num, problem = _diagnose(lines, hashes, i)
             return {"ok": False, "line": num, "problem": problem}
-        before = lines[i - 1].record["seq"] if i else 0
-        if line.record["seq"] != before + 1:
-            return {"ok": False, "line": line.number, "problem": f"line {line.number} was altered (its seq)"}
     if trail.torn:
         return {"ok": False, "line": len(lines), "problem": f"line {len(lines)} has no newline (cut short)"}
     return {"ok": True, "records": len(lines)}
