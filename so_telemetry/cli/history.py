@@ -8,7 +8,7 @@ import json
 import so_telemetry_core as core
 
 from so_telemetry.cli import trail
-from so_telemetry.cli.output import CliError, one_line
+from so_telemetry.cli.output import CliError, printable
 
 CHOICES = ("soc", "os-updates", "airgap")
 LIMITS = ("The chain shows a record altered, removed or inserted inside the trail; it cannot show records removed "
@@ -30,8 +30,8 @@ def describe(line, before):
     gap = ""
     if before is not None and rec["old"] not in (None, before["new"]):
         gap = f" [the record before says {before['new']}: a change in between was not recorded]"
-    return (f"{line.number:>5}  {rec['time']}  {core.consent.NAMES[rec['channel']]}: {change}, "
-            f"via {rec['via']}, by {one_line(rec['by'], limit=80)} ({one_line(rec['source'], limit=300)}){gap}")
+    return (f"{line.number:>5}  {printable(rec['time'], 40)}  {core.consent.NAMES[rec['channel']]}: {change}, "
+            f"via {printable(rec['via'], 40)}, by {printable(rec['by'], 80)} ({printable(rec['source'], 300)}){gap}")
 
 
 def _text(current, channel, result):
@@ -45,7 +45,7 @@ def _text(current, channel, result):
         last = {}
         for ln in shown:
             if ln.record is None:
-                lines.append(f"{ln.number:>5}  NOT A RECORD: {one_line(ln.error, limit=200)}")
+                lines.append(f"{ln.number:>5}  NOT A RECORD: {printable(ln.error, 200)}")
                 continue
             lines.append(describe(ln, last.get(ln.record["channel"])))
             last[ln.record["channel"]] = ln.record

@@ -27,6 +27,14 @@ def one_line(text, limit=400):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def printable(text, limit=400):
+    """``text`` safe to print on a terminal: every character that is not
+    printable (newlines, escape sequences, a lone surrogate, U+2028) shown as
+    its escape (``\\n``, ``\\x1b``), cut to ``limit`` characters."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def error_line(exc):
     """The line ``so-telemetry: error: ...`` (``main`` prints it, and only it)."""
     return f"{PROG}: error: {one_line(exc, limit=1000)}"

@@ -2,7 +2,7 @@
 
 import json
 
-from so_telemetry.cli.output import CliError, one_line, onoff
+from so_telemetry.cli.output import CliError, one_line, onoff, printable
 from so_telemetry.cli.saltcall import salt_call
 from so_telemetry.local import scan_local
 
@@ -15,7 +15,7 @@ def since_line(since, trail):
         return f"  since: not recorded ({one_line(why)})"
     if since is None:
         return f"  since: not recorded (no record in {trail['path']})"
-    told = f"{since['time']} ({since['via']}, by {one_line(since['by'], limit=80)})"
+    told = f"{printable(since['time'], 40)} ({printable(since['via'], 40)}, by {printable(since['by'], 80)})"
     if not since["current"]:
         return (f"  since: not recorded yet (the last record, {told}, says {since['state']}; "
                 "the next highstate on the manager records the change)")
