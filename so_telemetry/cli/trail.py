@@ -6,9 +6,12 @@ engine sees it (the local pillar files, the static grains and the
 ``enable``, ``disable`` and ``prompt`` hold the trail's lock over the whole
 "read the pillar, edit it, decide old and new, append", so racing edits are
 each recorded once, chained in the order they happened. Only the edited
-channel is recorded, and only when its effective state changed; a change
-found in passing (a hand edit) is the next highstate's to record. The pillar
-edit comes first: a failure to record never undoes it, it is reported
+channel is recorded, and only when its effective state changed (``old`` is
+its effective state before the edit). A change of another channel found in
+passing is the next highstate's to record; a hand edit of the edited channel
+that no highstate has recorded yet shows as a record whose ``old`` is not
+the previous record's ``new`` (``history`` points it out). The pillar edit
+comes first: a failure to record never undoes it, it is reported
 (exit 3, :data:`~so_telemetry.cli.output.EXIT_NOT_RECORDED`), and the next
 highstate on the manager records the change (``via: highstate``).
 """

@@ -163,8 +163,15 @@ def test_prompt_records_its_answer(manager, monkeypatch):
 
 def test_verify_names_the_line(manager):
     box = manager
-    for i in range(4):
-        assert box.cli("disable" if i % 2 == 0 else "enable", "soc").returncode == 0
+    for action in ("disable", "enable"):
+        assert box.cli(action, "soc").returncode == 0
+    # a hand edit no highstate has seen, then a CLI change of the same channel
+    (box.pillar_dir / "soc" / "soc_soc.sls").write_text("soc:\n  telemetryEnabled: false\n")
+    for action in ("enable", "disable"):
+        assert box.cli(action, "soc").returncode == 0
+    shown = box.cli("history").stdout.splitlines()
+    assert shown[3].endswith("[the record before says on: a change in between was not recorded]"), shown
+    assert "[" not in shown[4]
     lines = box.path(TRAIL).read_bytes().splitlines(keepends=True)
     assert len(lines) == 4 and box.cli("history", "--verify").returncode == 0
     forged = core.consent.dumps(dict(json.loads(lines[1]), by="mallory", prev=core.consent.line_hash(lines[1][:-1])))
