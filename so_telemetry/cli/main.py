@@ -1,5 +1,6 @@
 """The ``so-telemetry`` command: its options, its commands, and the one place
-that prints an error (``so-telemetry: error: ...``, exit 2)."""
+that prints an error (``so-telemetry: error: ...``, exit 2, or 3 when a change
+was made but the consent trail could not record it)."""
 
 import argparse
 import os
