@@ -306,3 +306,81 @@ def patch_schedule(name="patch_os_schedule", offline=False):
     (built by ``so_telemetry_core.schedule.patch_job``).
     """
     return _job_state(name, "patch_schedule", "patch", core.schedule.patch_job, offline)
+
+
+def _stale(entries):
+    """The channels of ``entries`` whose pillar changed while this run was
+    under way (a ``so-telemetry`` edit, the Configuration screen): a freshly
+    compiled pillar decides them otherwise than this run's. They are left to
+    the next highstate, so a change is never recorded from a stale pillar.
+    (``unmask``: Salt 3008 masks ``pillar.items`` by default; 3006.9 ignores it.)"""
+    pillar = __salt__["pillar.items"](unmask=True)
+    if not isinstance(pillar, dict) or pillar.get("_errors"):
+        return {e["channel"] for e in entries}
+    fresh = core.Context.from_loader(__opts__, __grains__, pillar, __salt__, __context__)
+    states, _broken = core.consent.effective(fresh)
+    return {e["channel"] for e in entries if states.get(e["channel"]) != e["new"]}
+
+
+def _record(ctx, path, states, stale):
+    """Under the trail's lock: read it again, append what is still to record."""
+    with core.consent.locked(path):
+        trail = core.consent.read(path)
+        entries = [e for e in core.consent.found(ctx, trail, states) if e["channel"] not in stale]
+        return core.consent.write(trail, core.consent.chain(trail, entries)) if entries else []
+
+
+def _consent_comment(ret, path, records, stale, broken):
+    said = "; ".join(core.consent.describe(r) for r in records)
+    if records:
+        verb = "Would record" if __opts__["test"] else "Recorded"
+        ret["comment"] = f"{verb} in {path} (via highstate, by unknown): {said}"
+    else:
+        ret["comment"] = f"The consent trail {path} is up to date"
+    if stale:
+        ret["comment"] += (f"; the pillar of {', '.join(sorted(stale))} changed during this run: "
+                           "the next highstate records it")
+    for channel, exc in sorted(broken.items()):
+        ret["result"] = False
+        ret["comment"] += f"; {channel} not recorded: {exc}"
+    return ret
+
+
+def consent_recorded(name):
+    """
+    The consent trail at ``name`` (``so_telemetry:consent:path``, manager-like
+    nodes only): for each channel (``soc``, ``os_updates``, ``airgap``) whose
+    effective state differs from the trail's last record of it, one record
+    ``via: highstate``, ``by: unknown`` (a change that reached the pillar
+    another way than ``so-telemetry``: the Configuration screen, a hand edit).
+    The first run records each channel's starting state (``old: null``).
+    Nothing to record: the file is not touched. ``test=True``: the records it
+    would write, nothing written. A channel with an invalid pillar fails the
+    state, naming the key. The trail is written by the engine
+    (``so_telemetry_core.consent``: an append under the trail's lock, the file
+    replaced atomically), not by ``file.managed``.
+    """
+    ctx = _ctx()
+    try:
+        path = core.consent.trail_path(ctx)
+        if path != name:
+            return _ret(name, False, f"Refused, nothing recorded: name must be the configured path {path}")
+        states, broken = core.consent.effective(ctx)
+        trail = core.consent.read(path)
+        entries = core.consent.found(ctx, trail, states)
+        stale = _stale(entries) if entries else set()
+        entries = [e for e in entries if e["channel"] not in stale]
+        ret = _ret(name)
+        if entries and __opts__["test"]:
+            records = core.consent.chain(trail, entries)
+            ret.update(result=None, changes={"records": records})
+        else:
+            records = _record(ctx, path, states, stale) if entries else []
+            if records:
+                ret["changes"] = {"records": records}
+        check = core.consent.verify(core.consent.read(path)) if trail.exists or records else {"ok": True}
+    except CommandExecutionError as exc:
+        return _refused(name, exc, "nothing recorded")
+    if not check["ok"]:
+        ret["warnings"] = [f"the consent trail {path} does not verify: {check['problem']}"]
+    return _consent_comment(ret, path, records, stale, broken)

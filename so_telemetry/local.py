@@ -4,6 +4,7 @@ over them, in the pillar top's order. ``config search``, ``enable`` /
 ``disable`` and the offline parts of ``status`` read these; Salt itself
 never has to run."""
 
+import glob
 import os
 
 import so_telemetry_core as core
@@ -86,10 +87,48 @@ def scan_local(pillar_dir):
     return broken
 
 
-def context(pillar=None):
-    """An engine context over ``pillar`` (no grains), with the formula's
-    defaults and templates read from the installed tree."""
-    return core.Context(pillar=pillar or {}, files=core.context.FormulaFiles(directory=salt_dir()))
+def context(pillar=None, grains=None, opts=None):
+    """An engine context over ``pillar`` (no grains unless given), with the
+    formula's defaults and templates read from the installed tree."""
+    return core.Context(opts=opts, grains=grains, pillar=pillar or {},
+                        files=core.context.FormulaFiles(directory=salt_dir()))
+
+
+class MinionConfigError(Exception):
+    """A minion configuration file that cannot be read as YAML."""
+
+
+def _yaml_file(path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise MinionConfigError(f"{path}: not readable as YAML ({' '.join(str(exc).split())})") from None
+    if data is not None and not isinstance(data, dict):
+        raise MinionConfigError(f"{path}: not a YAML mapping ({type(data).__name__})")
+    return data or {}
+
+
+def minion_config(config_dir):
+    """``(grains, so_telemetry_root)`` of the minion whose configuration is in
+    ``config_dir``, read as Salt reads them but without Salt: the static
+    grains of ``<config_dir>/grains``, overridden by ``grains:`` of
+    ``<config_dir>/minion`` (where ``minion.d/*.conf``, merged in name order,
+    replace a top-level key). Missing files: no grains, no root."""
+    conf = _yaml_file(os.path.join(config_dir, "minion"))
+    included = {}
+    for path in sorted(glob.glob(os.path.join(glob.escape(config_dir), "minion.d", "*.conf"))):
+        included = core.config.pillar_layers([included, _yaml_file(path)])
+    conf.update(included)
+    grains = _yaml_file(os.path.join(config_dir, "grains"))
+    if isinstance(conf.get("grains"), dict):
+        grains.update(conf["grains"])
+    root = conf.get("so_telemetry_root") or ""
+    if not isinstance(root, str):
+        raise MinionConfigError(f"so_telemetry_root in {config_dir}/minion must be a directory path, got {root!r}")
+    return grains, root
 
 
 class LocalPillar:
@@ -112,9 +151,10 @@ class LocalPillar:
                 self.files.append((path, data))
         self.data = core.config.pillar_layers(data for _path, data in self.files)
 
-    def context(self):
-        """An engine context over the merged local pillar."""
-        return context(self.data)
+    def context(self, grains=None, opts=None):
+        """An engine context over the merged local pillar (and the node's
+        ``grains`` and ``opts``, when given)."""
+        return context(self.data, grains, opts)
 
     def unknown(self, key):
         """Why the value of ``key`` cannot be known (a broken file may set it), or None."""

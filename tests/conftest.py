@@ -55,6 +55,24 @@ def pytest_configure(config):
         config.option.basetemp = str(TMP / "pytest")
 
 
+# The consent trail of a real manager: tests keep theirs under a sandbox root
+# (minion option so_telemetry_root); none may write this one.
+REAL_TRAIL_DIR = pathlib.Path("/opt/so/log/so-telemetry")
+
+
+def _real_trail_state():
+    return sorted((p.name, p.stat().st_mtime_ns) for p in REAL_TRAIL_DIR.iterdir()) if REAL_TRAIL_DIR.is_dir() else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_real_consent_trail():
+    """Fails the session if a test wrote the real consent trail (a CLI run
+    without a --config-dir whose minion file sets so_telemetry_root)."""
+    before = _real_trail_state()
+    yield
+    assert _real_trail_state() == before, f"a test wrote {REAL_TRAIL_DIR} (outside every sandbox)"
+
+
 @pytest.fixture(scope="session")
 def salt_factories_config():
     """salt-factories' root_dir under the repo's ignored .tmp/, one per Salt

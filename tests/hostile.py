@@ -41,11 +41,12 @@ PILLAR_KEYS = (
     "so_telemetry", "so_telemetry:owners", "so_telemetry:owners:analytics", "so_telemetry:owners:soc_json",
     "so_telemetry:owners:repo", "so_telemetry:owners:highstate_schedule", "so_telemetry:owners:patch_schedule",
     "so_telemetry:jobs", "so_telemetry:jobs:highstate", "so_telemetry:jobs:patch", "so_telemetry:jobs:legacy",
-    "so_telemetry:jobs:legacy:highstate",
+    "so_telemetry:jobs:legacy:highstate", "so_telemetry:consent", "so_telemetry:consent:path",
+    "so_telemetry:consent:pillar_dir",
 )
 # Keys whose value is a rendered path: kept out of the functional sample (a
 # path is the admin's to choose; a hostile one would write outside the sandbox).
-PATH_KEYS = ("soc:analytics:path", "soc:config_path", "repo:path")
+PATH_KEYS = ("soc:analytics:path", "soc:config_path", "repo:path", "so_telemetry:consent:path")
 
 # Text that has broken ini files, URLs, shells and parsers before.
 NASTY = (

@@ -10,8 +10,11 @@ from .validate import PillarError
 # Artefacts this library renders; pillar ``so_telemetry:owners:<artefact>``
 # says whether the library writes it (``library``) or the host tree does (``host``).
 ARTEFACTS = ("analytics", "soc_json", "repo", "highstate_schedule", "patch_schedule")
-# File artefacts: (component, key of the path in the component's map).
-FILE_KEYS = {"analytics": ("soc", "analytics:path"), "soc_json": ("soc", "config_path"), "repo": ("repo", "path")}
+# Files this library writes: (component, key of the path in the component's
+# map). ``consent``, the consent trail, is written on manager-like nodes only
+# and has no owner key (no host tree writes it).
+FILE_KEYS = {"analytics": ("soc", "analytics:path"), "soc_json": ("soc", "config_path"), "repo": ("repo", "path"),
+             "consent": (FORMULA, "consent:path")}
 
 
 def root(ctx):

@@ -2,7 +2,7 @@
 hosts, every field with its exact value (OS updates) or category (SOC), TLS,
 retention, and how to change it."""
 
-from . import decide, files, hostcheck, proxy, query, schedule
+from . import consent, decide, files, hostcheck, proxy, query, schedule
 from .config import component
 from .validate import PillarError, mapping, url_host
 
@@ -96,10 +96,12 @@ def _os_updates(ctx, state, every):
 
 
 def report(ctx):
-    """The report (a mapping; ``so-telemetry status`` prints it in words)."""
+    """The report (a mapping; ``so-telemetry status`` prints it in words).
+    Where the consent trail exists on this node (the manager), each channel
+    says ``since`` when it holds, by the trail's last record of it."""
     state = decide.decision(ctx)
     every = schedule.resync_interval(ctx)
-    return {
+    rep = {
         "airgap": _airgap(state),
         "soc": _soc(ctx, state, every),
         "os_updates": _os_updates(ctx, state, every),
@@ -108,3 +110,8 @@ def report(ctx):
         "host_checks": hostcheck.host_checks(ctx),
         "spec": SPEC_URL,
     }
+    states, _errors = consent.effective(ctx)
+    rep["consent"], since = consent.since(ctx, states)
+    for channel in consent.CHANNELS:
+        rep[channel]["since"] = since[channel]
+    return rep

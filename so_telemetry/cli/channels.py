@@ -8,6 +8,7 @@ import so_telemetry_core as core
 
 from so_telemetry import pillar_edit
 from so_telemetry.annotations import default_value
+from so_telemetry.cli import trail
 from so_telemetry.cli.output import CliError, yaml_word
 from so_telemetry.cli.saltcall import salt_calls
 from so_telemetry.local import LocalPillar, context, file_of
@@ -64,17 +65,25 @@ def describe_change(key, old, new):
     return f"{key}: {before} -> {yaml_word(new)}"
 
 
+def _recorded(done):
+    """Print what the consent trail says; its failure (exit 3) once the change is reported."""
+    print(done.note or "Consent trail: NOT recorded (see the error below).")
+    if done.error:
+        raise done.error
+
+
 def toggle(args):
     value = args.action == "enable"
-    path, key, old = set_channel(args.pillar_dir, args.channel, value)
-    if old is value:
-        print(f"{key} was already {yaml_word(value)} in {path} (unchanged).")
+    done = trail.change(args, args.channel, value, "cli", set_channel)
+    if done.old is value:
+        print(f"{done.key} was already {yaml_word(value)} in {done.path} (unchanged).")
     else:
-        print(f"{describe_change(key, old, value)} in {path}")
+        print(f"{describe_change(done.key, done.old, value)} in {done.path}")
     print(f"{NAMES[args.channel]} {'enabled' if value else 'disabled'}. {effect(args.pillar_dir)}")
     if args.channel == "soc":
         print(browsers(args.pillar_dir, value))
     print("On an airgapped grid both channels stay off whatever this setting says.")
+    _recorded(done)
     return 0
 
 
@@ -136,8 +145,9 @@ def prompt(args):
     if answer is None:
         print("No answer; nothing changed.")
         return 1
-    path, key, _old = set_channel(args.pillar_dir, "soc", answer)
-    print(f"SOC Telemetry {'enabled' if answer else 'disabled'} ({key}: {yaml_word(answer)} in {path}).")
+    done = trail.change(args, "soc", answer, f"prompt:{args.during}", set_channel)
+    print(f"SOC Telemetry {'enabled' if answer else 'disabled'} ({done.key}: {yaml_word(answer)} in {done.path}).")
     if args.during == "soup":
         print(effect(args.pillar_dir))
+    _recorded(done)
     return 0

@@ -1,5 +1,6 @@
 """The ``so-telemetry`` command: its options, its commands, and the one place
-that prints an error (``so-telemetry: error: ...``, exit 2)."""
+that prints an error (``so-telemetry: error: ...``, exit 2, or 3 when a change
+was made but the consent trail could not record it)."""
 
 import argparse
 import os
@@ -8,7 +9,7 @@ import sys
 import so_telemetry_core as core
 
 from so_telemetry import pillar_edit
-from so_telemetry.cli import audit, channels, check, config, grid, status, sync
+from so_telemetry.cli import audit, channels, check, config, grid, history, status, sync
 from so_telemetry.cli.output import PROG, CliError, error_line
 from so_telemetry.cli.saltcall import DEFAULT_CONFIG_DIR, DEFAULT_TIMEOUT
 
@@ -22,6 +23,7 @@ examples:
   so-telemetry disable soc               edits <pillar-dir>/soc/soc_soc.sls in place
   so-telemetry enable os-updates         edits <pillar-dir>/patch/soc_patch.sls in place
   so-telemetry config search "SOC Telemetry"
+  so-telemetry history --verify          the consent trail, its hash chain checked
   so-telemetry sync                      Synchronize Grid (on the manager)
   so-telemetry status --grid             has every minion converged? (on the manager)
   so-telemetry --local --config-dir DIR status    masterless
@@ -69,7 +71,7 @@ def _global_options(parser, suppress, with_json):
                             f"not answering within S is named silent, default {grid.DEFAULT_TIMEOUT:g})")
     if with_json:
         group.add_argument("--json", action="store_true", default=default(False),
-                           help="print JSON (status, status --grid, sync, config search, audit, check)")
+                           help="print JSON (status, status --grid, sync, config search, audit, check, history)")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -119,6 +121,9 @@ def build_parser():
     csub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     p = add("search", "settings whose title, key or description contains TERM", config.search, parent=csub)
     p.add_argument("term", metavar="TERM", help='for example "SOC Telemetry" (case-insensitive)')
+    history.add_arguments(add(
+        "history", "the consent trail: every change of what leaves the network, oldest first (no Salt)", history.run,
+    ))
     add("audit", "scan the rendered files for external hosts (asks Salt)", audit.run)
     check.add_arguments(add(
         "check", "network preflight: reach exactly the destinations updates and telemetry use (asks Salt)", check.run,
@@ -132,7 +137,7 @@ def main(argv=None):
         return args.func(args)
     except CliError as exc:
         print(error_line(exc), file=sys.stderr, flush=True)
-        return 2
+        return exc.code
     except KeyboardInterrupt:
         print("\ninterrupted; nothing changed", file=sys.stderr)
         return 130

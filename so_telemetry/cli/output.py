@@ -4,17 +4,34 @@ and values in words."""
 PROG = "so-telemetry"
 
 
-class CliError(Exception):
-    """A failure reported to the user as one line, exit code 2. ``kind``:
-    what failed (``config``, ``master``, ``pillar``, ``call``, ``timeout``)."""
+# Exit codes: 0 done, 1 a check failed (audit, check, history --verify), 2
+# nothing happened (an error), 3 the change was made but the consent trail
+# could not record it.
+EXIT_ERROR = 2
+EXIT_NOT_RECORDED = 3
 
-    def __init__(self, message, kind=None):
+
+class CliError(Exception):
+    """A failure reported to the user as one line, exit ``code`` (2 unless
+    given). ``kind``: what failed (``config``, ``master``, ``pillar``,
+    ``call``, ``timeout``, ``trail``)."""
+
+    def __init__(self, message, kind=None, code=EXIT_ERROR):
         super().__init__(message)
         self.kind = kind
+        self.code = code
 
 
 def one_line(text, limit=400):
     text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def printable(text, limit=400):
+    """``text`` safe to print on a terminal: every character that is not
+    printable (newlines, escape sequences, a lone surrogate, U+2028) shown as
+    its escape (``\\n``, ``\\x1b``), cut to ``limit`` characters."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -3,14 +3,30 @@
 import json
 
 from so_telemetry.cli import grid
-from so_telemetry.cli.output import CliError, one_line, onoff
+from so_telemetry.cli.output import CliError, one_line, onoff, printable
 from so_telemetry.cli.saltcall import salt_call
 from so_telemetry.local import scan_local
 
 
-def _soc_lines(soc):
+def since_line(since, trail):
+    """``since <time> (<via>, by <who>)`` from the consent trail's last record
+    of a channel (the report's ``since``), or why there is none."""
+    if trail is None or not trail.get("exists"):
+        why = (trail or {}).get("error") or f"no consent trail on this node ({(trail or {}).get('path')})"
+        return f"  since: not recorded ({one_line(why)})"
+    if since is None:
+        return f"  since: not recorded (no record in {trail['path']})"
+    told = f"{printable(since['time'], 40)} ({printable(since['via'], 40)}, by {printable(since['by'], 80)})"
+    if not since["current"]:
+        return (f"  since: not recorded yet (the last record, {told}, says {since['state']}; "
+                "the next highstate on the manager records the change)")
+    return f"  since {told}"
+
+
+def _soc_lines(soc, trail=None):
     return [
         f"SOC Telemetry: {onoff(soc['enabled'])} ({soc['reason']})",
+        since_line(soc.get("since"), trail),
         f"  from: {soc['origin']}",
         f"  to: {', '.join(soc['destinations']) or 'nothing'}"
         + ("" if soc["enabled"] else f" (when on: {soc['destination_when_on']})"),
@@ -34,9 +50,10 @@ def _fields_lines(osu):
     return lines
 
 
-def _os_lines(osu):
+def _os_lines(osu, trail=None):
     lines = [
         f"Automatic OS updates: {onoff(osu['enabled'])} ({osu['reason']})",
+        since_line(osu.get("since"), trail),
         f"OS Updates Telemetry: {onoff(osu['telemetry'])} ({osu['telemetry_reason']})",
         f"  from: {osu['origin']}",
         f"  to: {', '.join(osu['destinations']) or 'nothing'}"
@@ -68,11 +85,11 @@ def _host_lines(rep):
 
 
 def format_report(rep):
-    air = rep["airgap"]
-    lines = [f"Airgap: {'YES' if air['enabled'] else 'no'} ({air['reason']})"]
+    air, trail = rep["airgap"], rep.get("consent")
+    lines = [f"Airgap: {'YES' if air['enabled'] else 'no'} ({air['reason']})", since_line(air.get("since"), trail)]
     if air["enabled"]:
         lines.append(f"  {air['effect']}")
-    lines += [""] + _soc_lines(rep["soc"]) + [""] + _os_lines(rep["os_updates"]) + _host_lines(rep)
+    lines += [""] + _soc_lines(rep["soc"], trail) + [""] + _os_lines(rep["os_updates"], trail) + _host_lines(rep)
     lines += ["", f"Documentation: {rep['spec']}"]
     return "\n".join(lines)
 

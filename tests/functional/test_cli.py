@@ -203,7 +203,8 @@ def test_audit(sandbox):
 def test_highstate_idempotent_and_audit_clean_when_on(sandbox):
     first = sandbox.salt_call("state.highstate")
     assert all(v["result"] for v in first.values())
-    assert sum(1 for v in first.values() if v["changes"]) == 5  # resync, repo, patch job, analytics.js, soc.json
+    # resync, repo, patch job, analytics.js, soc.json, the consent trail's starting state
+    assert sum(1 for v in first.values() if v["changes"]) == 6
     before = sandbox.snapshot()
     second = sandbox.salt_call("state.highstate")
     assert [k for k, v in second.items() if v["changes"]] == []

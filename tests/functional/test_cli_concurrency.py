@@ -23,8 +23,14 @@ zzz_other: 3
 
 
 def env_for(pillar_dir):
+    """The pillar root, and a minion configuration beside it whose
+    ``so_telemetry_root`` keeps the consent trail there (not in /opt)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SO_TELEMETRY_")}
     env["SO_TELEMETRY_PILLAR_DIR"] = str(pillar_dir)
+    config = pillar_dir.parent / "etc-salt"
+    config.mkdir(exist_ok=True)
+    (config / "minion").write_text(f"so_telemetry_root: {pillar_dir.parent / 'root'}\n")
+    env["SO_TELEMETRY_CONFIG_DIR"] = str(config)
     return env
 
 

@@ -44,3 +44,44 @@ def test_local_top_decides_the_files(tmp_path):
 ])
 def test_help_url(link, url):
     assert annotations.help_url(link) == url
+
+
+def test_minion_config_grains_and_root(tmp_path):
+    """Static grains as Salt reads them: <dir>/grains, then grains: of the
+    minion file, where a minion.d/*.conf (name order) replaces the key."""
+    from so_telemetry.local import minion_config  # pylint: disable=import-outside-toplevel
+
+    assert minion_config(str(tmp_path / "none")) == ({}, "")
+    (tmp_path / "grains").write_text("airgap: true\nrole: so-sensor\n")
+    (tmp_path / "minion").write_text("id: m\nso_telemetry_root: /sandbox\ngrains:\n  role: so-manager\n")
+    assert minion_config(str(tmp_path)) == ({"airgap": True, "role": "so-manager"}, "/sandbox")
+    (tmp_path / "minion.d").mkdir()
+    (tmp_path / "minion.d" / "a.conf").write_text("grains:\n  role: so-eval\n")
+    (tmp_path / "minion.d" / "b.conf").write_text("grains:\n  airgap: false\n")
+    (tmp_path / "minion.d" / "c.txt").write_text("grains: [ignored\n")
+    assert minion_config(str(tmp_path)) == ({"airgap": False, "role": "so-eval"}, "/sandbox")
+
+
+@pytest.mark.parametrize("name,text", [("minion", "grains: [unclosed\n"), ("grains", "- a list\n")])
+def test_minion_config_unreadable_is_named(tmp_path, name, text):
+    from so_telemetry.local import MinionConfigError, minion_config  # pylint: disable=import-outside-toplevel
+
+    (tmp_path / name).write_text(text)
+    with pytest.raises(MinionConfigError, match=str(tmp_path / name)):
+        minion_config(str(tmp_path))
+
+
+def test_who_made_the_change(monkeypatch):
+    from so_telemetry.cli import trail  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setenv("SUDO_USER", "alice")
+    assert trail.who() == "alice"
+    monkeypatch.delenv("SUDO_USER")
+    monkeypatch.setattr(trail.os, "getlogin", lambda: "bob")
+    assert trail.who() == "bob"
+
+    def no_tty():
+        raise OSError(6, "No such device or address")
+
+    monkeypatch.setattr(trail.os, "getlogin", no_tty)
+    assert trail.who() == __import__("pwd").getpwuid(os.geteuid()).pw_name

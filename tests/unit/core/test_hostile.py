@@ -76,6 +76,8 @@ FUNCS = {
     "report": core.report.report,
     "proxy": core.proxy.real,
     "audit": core.audit.audit,
+    # what a highstate would record in an empty consent trail
+    "consent": lambda ctx: core.consent.found(ctx, core.consent.Trail("/t"), core.consent.effective(ctx)[0]),
 }
 
 
@@ -184,6 +186,14 @@ def check_everything(run, pillar):
         assert sum(k in job["job"] for k in ("minutes", "seconds")) == 1
     for name in ("owners", "job_names", "paths"):
         run(name)
+    ok, records = run("consent")
+    if ok:
+        channels = [r["channel"] for r in records]
+        assert channels == sorted(set(channels), key=core.consent.CHANNELS.index)
+        for rec in records:
+            assert "\n" not in core.consent.dumps(dict(rec, seq=1, time="t", prev="p"))
+            if airgapped:
+                assert rec["new"] == ("on" if rec["channel"] == "airgap" else "off")
     run("file_spec", "repo")
     run("file_spec", "soc")
     ok, rep = run("report")

@@ -6,6 +6,8 @@ real in tests/functional). Every case runs with ``test=True`` and
 ``test=False``: the states only orchestrate, so both modes must hand Salt the
 same decision."""
 
+import copy
+
 import pytest
 import so_telemetry_core as core
 from salt.exceptions import CommandExecutionError
@@ -66,7 +68,9 @@ def loader(grains, pillar, opts, context, states, lowstate, salt_test_mode, work
     from unittest.mock import patch  # pylint: disable=import-outside-toplevel
 
     opts.update(test=salt_test_mode, so_telemetry_root="", conf_file=str(workdir / "minion"))
-    salt_funs = {"telemetry.settings": None, "schedule.list": lambda **_kw: saved_schedule(opts)}
+    salt_funs = {"telemetry.settings": None, "schedule.list": lambda **_kw: saved_schedule(opts),
+                 # a fresh compile of the same pillar (the consent state asks it before recording)
+                 "pillar.items": lambda **_kw: copy.deepcopy(pillar)}
     with patch.multiple(STATES, create=True, __grains__=grains, __pillar__=pillar, __opts__=opts,
                         __context__=context, __salt__=salt_funs, __states__=states):
         assert STATES.__virtual__() == "telemetry"
@@ -221,3 +225,89 @@ def test_engine_errors_are_command_execution_errors(ctx, pillar):
     with pytest.raises(CommandExecutionError, match="unknown artefacts"):
         core.files.owners(ctx())
 
+
+
+# --------------------------------------------------------------------------
+# the consent trail
+
+TRAIL = "/opt/so/log/so-telemetry/consent.jsonl"
+
+
+@pytest.fixture
+def trail(opts, workdir):
+    opts["so_telemetry_root"] = str(workdir)
+    return workdir / TRAIL.lstrip("/")
+
+
+def test_consent_first_run_records_each_channel_once(trail, salt_test_mode):
+    ret = STATES.consent_recorded(str(trail))
+    recs = ret["changes"]["records"]
+    assert [(r["channel"], r["old"], r["new"], r["via"], r["by"]) for r in recs] == [
+        ("soc", None, "on", "highstate", "unknown"), ("os_updates", None, "on", "highstate", "unknown"),
+        ("airgap", None, "off", "highstate", "unknown")]
+    assert recs[1]["source"] == "/opt/so/saltstack/local/pillar/patch/soc_patch.sls patch:os:enabled"
+    if salt_test_mode:
+        assert ret["result"] is None and ret["comment"].startswith("Would record") and not trail.exists()
+        assert not trail.parent.exists(), "test=True created the directory"
+        return
+    assert ret["result"] is True and ret["comment"].startswith("Recorded")
+    assert [core.consent.dumps(r) for r in recs] == trail.read_text().splitlines()
+    before = trail.stat().st_mtime_ns
+    again = STATES.consent_recorded(str(trail))
+    assert again["result"] is True and again["changes"] == {} and "up to date" in again["comment"]
+    assert trail.stat().st_mtime_ns == before
+
+
+def test_consent_records_only_what_changed(trail, pillar, grains, salt_test_mode):
+    core.consent.write(core.consent.read(str(trail)), core.consent.chain(core.consent.Trail(str(trail)), [
+        core.consent.entry(c, None, s, "highstate", "unknown", "x") for c, s in
+        (("soc", "on"), ("os_updates", "on"), ("airgap", "off"))]))
+    grains["airgap"] = True
+    ret = STATES.consent_recorded(str(trail))
+    assert [(r["channel"], r["old"], r["new"], r["seq"]) for r in ret["changes"]["records"]] == [
+        ("soc", "on", "off", 4), ("os_updates", "on", "off", 5), ("airgap", "off", "on", 6)]
+    assert ret["changes"]["records"][0]["source"] == "grain airgap"
+    assert len(trail.read_text().splitlines()) == (3 if salt_test_mode else 6)
+
+
+def test_consent_pillar_changed_during_the_run_is_left_to_the_next(trail, pillar, salt_test_mode):
+    STATES.__opts__["test"] = False
+    STATES.consent_recorded(str(trail))
+    STATES.__opts__["test"] = salt_test_mode
+    before = trail.read_bytes()
+    pillar["soc"] = {"telemetryEnabled": False}  # this run's pillar; the pillar on disk says true again
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(STATES.__salt__, "pillar.items", lambda **_kw: {"soc": {"telemetryEnabled": True}})
+        ret = STATES.consent_recorded(str(trail))
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "the pillar of soc changed during this run: the next highstate records it" in ret["comment"]
+    assert trail.read_bytes() == before
+
+
+def test_consent_broken_channel_fails_the_others_recorded(trail, pillar, salt_test_mode):
+    pillar["soc"] = {"telemetryEnabled": "maybe"}
+    ret = STATES.consent_recorded(str(trail))
+    assert ret["result"] is False and "soc not recorded: pillar key 'soc:telemetryEnabled'" in ret["comment"]
+    assert [r["channel"] for r in ret["changes"]["records"]] == ["os_updates", "airgap"]
+    assert trail.exists() is not salt_test_mode
+
+
+def test_consent_refuses_another_name_and_a_bad_path(trail, pillar):
+    ret = STATES.consent_recorded("/tmp/elsewhere.jsonl")
+    assert ret["result"] is False and str(trail) in ret["comment"]
+    pillar["so_telemetry"] = {"consent": {"path": "relative"}}
+    ret = STATES.consent_recorded(str(trail))
+    assert ret["result"] is False and "so_telemetry:consent:path" in ret["comment"] and not trail.exists()
+
+
+def test_consent_trail_that_does_not_verify_is_a_warning(trail, salt_test_mode):
+    STATES.__opts__["test"] = False
+    STATES.consent_recorded(str(trail))
+    STATES.__opts__["test"] = salt_test_mode
+    lines = trail.read_bytes().splitlines()
+    trail.write_bytes(b"\n".join([lines[0], lines[2]]) + b"\n")
+    ret = STATES.consent_recorded(str(trail))
+    assert any("does not verify: record 2 removed before line 2" in w for w in ret["warnings"]), ret
+    # the removed os_updates record is no longer the trail's: recorded again as found
+    assert [(r["channel"], r["old"], r["seq"]) for r in ret["changes"]["records"]] == [("os_updates", None, 4)]
+    assert len(trail.read_bytes().splitlines()) == (2 if salt_test_mode else 3)
