@@ -14,8 +14,9 @@ converged. For N = 1, 2, 4, 8, 16 (``--sizes``):
   state.highstate`` followed by ``status --grid`` in the same round;
 * (b) with the schedule only (``--effect-sizes``, default 1, 4, 8, 16): the
   resync interval of those N minions shortened through pillar
-  (``resync:highstate: {seconds: 60, splay: 15}``, a per-minion pillar so the
-  other minions stay at 15 minutes), then the opt-out and nothing else;
+  (``resync:highstate: {seconds: 60, splay: 15}``, targeted at those minions
+  in the pillar top, so the others stay at 15 minutes), then the opt-out and
+  nothing else;
   seconds beside interval + splay (the most it should take, plus one highstate);
 * the cost of ``status --grid`` itself at each N (converged grid, median of 3).
 
@@ -27,13 +28,15 @@ scaling (sync and bare salt, wall seconds by N) and the time to effect.
 """
 
 import argparse
-import json
 import logging
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
 import time
+
+import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  pylint: disable=wrong-import-position
@@ -43,18 +46,7 @@ from bench_highstate import export_library  # noqa: E402  pylint: disable=wrong-
 PLOTS = common.REPO / "bench" / "plots"
 INTERVAL, SPLAY = 60, 15
 POLL = 5.0
-BENCH_SLS = '''#!py
-"""Bench pillar: bench.json beside this file, "*" then this minion's id merged over it."""
-import json
-
-
-def run():
-    with open({path!r}, encoding="utf-8") as fh:
-        data = json.load(fh)
-    out = dict(data.get("*") or {{}})
-    out.update(data.get(__grains__["id"]) or {{}})
-    return out
-'''
+FAST_RESYNC = {"resync": {"highstate": {"seconds": INTERVAL, "splay": SPLAY}}}
 
 
 class Effect:
@@ -63,6 +55,7 @@ class Effect:
     def __init__(self, rig, pillar_dir):
         self.rig = rig
         self.pillar_dir = pillar_dir
+        self.top = yaml.safe_load((pillar_dir / "top.sls").read_text())
         self.env = {k: v for k, v in os.environ.items() if k != "SO_TELEMETRY_LOCAL"}
 
     def cli(self, *args, timeout=900):
@@ -70,10 +63,16 @@ class Effect:
         return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout,
                               check=False, env=self.env)
 
-    def set_bench_pillar(self, per_minion):
-        path = self.pillar_dir / "bench.json"
-        path.with_suffix(".tmp").write_text(json.dumps(per_minion))
-        os.replace(path.with_suffix(".tmp"), path)
+    def fast_resync(self, ids):
+        """The short resync for ``ids`` (none: every minion back at 15 minutes),
+        targeted in the pillar top (plain YAML: ``so-telemetry`` reads the
+        local pillar without Salt for its consent trail)."""
+        top = dict(self.top)
+        if ids:
+            top["base"] = dict(top["base"], **{",".join(ids): [{"match": "list"}, "bench_fast"]})
+        tmp = self.pillar_dir / "top.sls.tmp"
+        tmp.write_text(yaml.safe_dump(top))
+        os.replace(tmp, self.pillar_dir / "top.sls")
 
     def opt(self, action):
         for channel in ("soc", "os-updates"):
@@ -131,13 +130,13 @@ class Effect:
 
     def with_schedule(self, glob, ids):
         """(b): the short resync on ``ids``, then the opt-out alone."""
-        self.set_bench_pillar({m: {"resync": {"highstate": {"seconds": INTERVAL, "splay": SPLAY}}} for m in ids})
+        self.fast_resync(ids)
         self.sync(glob)  # the short schedule is itself a library artefact
         self.rig.wait_idle()
         started = time.monotonic()
         self.opt("disable")
         effect, polls = self.wait_converged(glob, started)
-        self.set_bench_pillar({})
+        self.fast_resync([])
         self.restore(glob)
         return {"effect": effect, "polls": polls}
 
@@ -151,15 +150,15 @@ class Effect:
         return common.median(walls)
 
 
-def setup_pillar(pillar_dir, lib_root):
-    """The shipped pillar top plus a per-minion ``bench`` SLS (for the short resync of (b))."""
-    import yaml  # pylint: disable=import-outside-toplevel
-
-    top = yaml.safe_load((lib_root / "pillar" / "top.sls").read_text())
-    top["base"]["*"].append("bench")
-    (pillar_dir / "top.sls").write_text(yaml.safe_dump(top))
-    (pillar_dir / "bench.json").write_text("{}")
-    (pillar_dir / "bench.sls").write_text(BENCH_SLS.format(path=str(pillar_dir / "bench.json")))
+def setup_manager(rig, work):
+    """The short resync SLS of (b), and the manager's minion configuration
+    beside the master's (as on a Security Onion manager's /etc/salt): the
+    command line keeps the consent trail where the manager's highstate does,
+    under its render root, never in this host's /opt."""
+    (work / "local-pillar" / "bench_fast.sls").write_text(yaml.safe_dump(FAST_RESYNC))
+    manager = {"so_telemetry_root": str(work / "render" / "bench-m1"),
+               "grains": {"role": "so-manager", "os": "OEL", "osmajorrelease": 9, "cpuarch": "x86_64"}}
+    (pathlib.Path(rig.config_dir) / "minion").write_text(yaml.safe_dump(manager))
 
 
 def plots(results, sizes, effect_sizes):
@@ -253,7 +252,7 @@ def main(argv=None):
     try:
         lib_root = export_library(work / "export")
         rig = GridRig(work, lib_root, count, shipped_settings())
-        setup_pillar(work / "local-pillar", lib_root)
+        setup_manager(rig, work)
         rig.start()
         eff = Effect(rig, work / "local-pillar")
         print(f"== time to effect: 1 master + {count} minions, under {work}", flush=True)
