@@ -36,6 +36,9 @@ quiet_salt_import_logging()
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TMP = REPO / ".tmp"
+# What a run writes for people to read (fault figures), per Salt line: the two
+# lines may run at once (scripts/test.sh).
+FIGURES_DIR = TMP / "figures" / f"salt-{SALT_LINE}"
 BIN = pathlib.Path(sys.executable).parent
 SALT_CALL = str(BIN / "salt-call") if (BIN / "salt-call").exists() else shutil.which("salt-call")
 SO_TELEMETRY = str(BIN / "so-telemetry") if (BIN / "so-telemetry").exists() else shutil.which("so-telemetry")
@@ -52,7 +55,7 @@ def pytest_report_header(config):
 def pytest_configure(config):
     if not config.option.basetemp:
         TMP.mkdir(exist_ok=True)
-        config.option.basetemp = str(TMP / "pytest")
+        config.option.basetemp = str(TMP / f"pytest-{SALT_LINE}")
 
 
 # The consent trail of a real manager: tests keep theirs under a sandbox root

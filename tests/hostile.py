@@ -16,8 +16,10 @@ import urllib.parse
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from tests.saltcompat import SALT_LINE
+
 # hypothesis' own files (constants, unicode data) under the ignored .tmp/, not <repo>/.hypothesis
-set_hypothesis_home_dir(str(pathlib.Path(__file__).resolve().parent.parent / ".tmp" / "hypothesis"))
+set_hypothesis_home_dir(str(pathlib.Path(__file__).resolve().parent.parent / ".tmp" / f"hypothesis-{SALT_LINE}"))
 
 # Every pillar key the engine reads (``:`` separated), by component.
 PILLAR_KEYS = (

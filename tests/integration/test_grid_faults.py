@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, SO_TELEMETRY
+from tests.conftest import FIGURES_DIR, SO_TELEMETRY
 
 from .conftest import AIRGAP, MANAGER, SENSOR
 
@@ -26,7 +26,7 @@ FIGURES = {}
 @pytest.fixture(scope="module", autouse=True)
 def figures():
     yield FIGURES
-    out = REPO / ".tmp" / "figures"
+    out = FIGURES_DIR
     out.mkdir(parents=True, exist_ok=True)
     (out / "grid-faults.json").write_text(json.dumps(FIGURES, indent=1, sort_keys=True))
     print("\ngrid faults:", json.dumps(FIGURES, sort_keys=True))

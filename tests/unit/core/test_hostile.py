@@ -10,7 +10,7 @@ or raises ``CommandExecutionError`` naming the key: never another exception
 type, never an injected key or section.
 
 The figures (cases, ok, refused per function) are printed at the end of the
-module and written to ``.tmp/figures/hostile-unit.json``.
+module and written to ``.tmp/figures/salt-<line>/hostile-unit.json``.
 """
 
 import collections
@@ -26,6 +26,7 @@ from salt.exceptions import CommandExecutionError
 
 from tests import hostile as H
 
+from tests.conftest import FIGURES_DIR
 from tests.unit.conftest import BASE_GRAINS, REPO
 
 EXAMPLES = 200
@@ -37,7 +38,7 @@ FIGURES = collections.defaultdict(collections.Counter)
 @pytest.fixture(scope="module", autouse=True)
 def figures():
     yield FIGURES
-    out = REPO / ".tmp" / "figures"
+    out = FIGURES_DIR
     out.mkdir(parents=True, exist_ok=True)
     (out / "hostile-unit.json").write_text(json.dumps(FIGURES, indent=1, sort_keys=True))
     print("\nhostile input (engine):", json.dumps(FIGURES, sort_keys=True))
