@@ -76,6 +76,14 @@ def no_real_consent_trail():
     assert _real_trail_state() == before, f"a test wrote {REAL_TRAIL_DIR} (outside every sandbox)"
 
 
+def save_figures(name, title, figures):
+    """A module's fault figures, to ``.tmp/figures/salt-<line>/<name>.json``
+    and printed (``pytest -s``)."""
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    (FIGURES_DIR / f"{name}.json").write_text(json.dumps(figures, indent=1, sort_keys=True))
+    print(f"\n{title}:", json.dumps(figures, sort_keys=True))
+
+
 @pytest.fixture(scope="session")
 def salt_factories_config():
     """salt-factories' root_dir under the repo's ignored .tmp/, one per Salt

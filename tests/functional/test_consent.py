@@ -21,7 +21,7 @@ import pytest
 import so_telemetry_core as core
 import yaml
 
-from tests.conftest import FIGURES_DIR, SO_TELEMETRY, state_results
+from tests.conftest import save_figures, SO_TELEMETRY, state_results
 from tests.functional.test_cli import run_tty
 from tests.functional.test_faults import AS_ROOT, salt_cmd
 
@@ -34,10 +34,7 @@ FIGURES = collections.defaultdict(collections.Counter)
 @pytest.fixture(scope="module", autouse=True)
 def figures():
     yield FIGURES
-    out = FIGURES_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "consent.json").write_text(json.dumps(FIGURES, indent=1, sort_keys=True))
-    print("\nconsent trail:", json.dumps(FIGURES, sort_keys=True))
+    save_figures("consent", "consent trail", FIGURES)
 
 
 def records(box):

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests import hostile as H
-from tests.conftest import FIGURES_DIR, SALT_CALL, state_results
+from tests.conftest import save_figures, SALT_CALL, state_results
 
 ANALYTICS = "/opt/so/conf/soc/analytics.js"
 SOC_JSON = "/opt/so/conf/soc/soc.json"
@@ -35,10 +35,7 @@ AS_ROOT = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
 @pytest.fixture(scope="module", autouse=True)
 def figures():
     yield FIGURES
-    out = FIGURES_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "faults-functional.json").write_text(json.dumps(FIGURES, indent=1, sort_keys=True))
-    print("\nfaults (functional):", json.dumps(FIGURES, sort_keys=True))
+    save_figures("faults-functional", "faults (functional)", FIGURES)
 
 
 def salt_cmd(box, *args):

@@ -4,14 +4,13 @@ during a sync. Every daemon stopped here is started again and the grid is
 left converged on the empty test pillar, for the other integration tests.
 """
 
-import json
 import pathlib
 import subprocess
 import time
 
 import pytest
 
-from tests.conftest import FIGURES_DIR, SO_TELEMETRY
+from tests.conftest import save_figures, SO_TELEMETRY
 
 from .conftest import AIRGAP, MANAGER, SENSOR
 
@@ -26,10 +25,7 @@ FIGURES = {}
 @pytest.fixture(scope="module", autouse=True)
 def figures():
     yield FIGURES
-    out = FIGURES_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "grid-faults.json").write_text(json.dumps(FIGURES, indent=1, sort_keys=True))
-    print("\ngrid faults:", json.dumps(FIGURES, sort_keys=True))
+    save_figures("grid-faults", "grid faults", FIGURES)
 
 
 def start_sync(grid, *args):

@@ -26,7 +26,7 @@ from salt.exceptions import CommandExecutionError
 
 from tests import hostile as H
 
-from tests.conftest import FIGURES_DIR
+from tests.conftest import save_figures
 from tests.unit.conftest import BASE_GRAINS, REPO
 
 EXAMPLES = 200
@@ -38,10 +38,7 @@ FIGURES = collections.defaultdict(collections.Counter)
 @pytest.fixture(scope="module", autouse=True)
 def figures():
     yield FIGURES
-    out = FIGURES_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "hostile-unit.json").write_text(json.dumps(FIGURES, indent=1, sort_keys=True))
-    print("\nhostile input (engine):", json.dumps(FIGURES, sort_keys=True))
+    save_figures("hostile-unit", "hostile input (engine)", FIGURES)
 
 
 @pytest.fixture(scope="module")
