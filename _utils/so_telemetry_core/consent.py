@@ -222,6 +222,33 @@ def read(path):
         raise _failed("read", path, exc) from None
 
 
+def process_started():
+    """A lower bound (epoch seconds) of when this process started: Linux's
+    ``/proc/self/stat`` start time after boot plus ``/proc/stat``'s ``btime``
+    (whole seconds, rounded down). ``None`` when it cannot be read."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat", encoding="ascii") as fh:
+            btime = next(int(ln.split()[1]) for ln in fh if ln.startswith("btime "))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def written_since(path, started, slack=5):
+    """Whether the trail at ``path`` was (re)written at ``started`` or later
+    (``slack`` seconds of clock step allowed for); True when ``started`` is
+    unknown, False when there is no trail."""
+    try:
+        mtime = os.stat(path).st_mtime
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return started is None or mtime >= started - slack
+
+
 def chain(trail, entries, when=None):
     """The records ``entries`` (:func:`entry`) become once appended to
     ``trail``: numbered, timed and chained."""

@@ -269,3 +269,30 @@ def test_report_says_since(ctx, pillar, rooted):
     pillar["so_telemetry"] = {"consent": {"path": "nope"}}
     rep = core.report.report(ctx())
     assert "so_telemetry:consent:path" in rep["consent"]["error"] and rep["soc"]["since"] is None
+
+
+def test_process_started_is_a_lower_bound_of_a_new_process():
+    """A child process's own start, read from /proc, lies between the moment
+    the parent launched it and the child's first line of Python."""
+    import subprocess
+    import sys
+    import time
+
+    launched = time.time()
+    out = subprocess.run(
+        [sys.executable, "-c", "import time; t = time.time(); import so_telemetry_core.consent as c; "
+         "print(c.process_started(), t)"],
+        check=True, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    ).stdout.split()
+    started, first_line = float(out[0]), float(out[1])
+    assert launched - 2 <= started <= first_line
+
+
+def test_written_since(rooted, tmp_path):
+    path = tmp_path / "consent.jsonl"
+    assert core.consent.written_since(str(path), 0) is False, "no trail: nothing was written"
+    path.write_text("")
+    os.utime(path, (1_000_000, 1_000_000))
+    assert core.consent.written_since(str(path), 2_000_000) is False
+    assert core.consent.written_since(str(path), 1_000_004) is True, "a clock step of a few seconds is allowed for"
+    assert core.consent.written_since(str(path), None) is True, "an unknown start is never taken for an old trail"

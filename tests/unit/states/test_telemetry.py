@@ -7,6 +7,7 @@ real in tests/functional). Every case runs with ``test=True`` and
 same decision."""
 
 import copy
+import os
 
 import pytest
 import so_telemetry_core as core
@@ -282,6 +283,28 @@ def test_consent_pillar_changed_during_the_run_is_left_to_the_next(trail, pillar
     assert ret["result"] is True and ret["changes"] == {}
     assert "the pillar of soc changed during this run: the next highstate records it" in ret["comment"]
     assert trail.read_bytes() == before
+
+
+def test_consent_trail_older_than_the_job_compiles_no_pillar_again(trail, pillar, salt_test_mode):
+    """The pillar is compiled again only when the trail was written after this
+    job began (only a writer of the trail can make this run's pillar record a
+    wrong change): an older trail, and the change this run's pillar shows is
+    recorded without asking for the pillar again."""
+    STATES.__opts__["test"] = False
+    STATES.consent_recorded(str(trail))
+    STATES.__opts__["test"] = salt_test_mode
+    old = core.consent.process_started() - 3600
+    os.utime(trail, (old, old))
+    pillar["soc"] = {"telemetryEnabled": False}
+
+    def compiled(**_kw):
+        raise AssertionError("pillar compiled again for a trail older than the job")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(STATES.__salt__, "pillar.items", compiled)
+        ret = STATES.consent_recorded(str(trail))
+    assert [(r["channel"], r["old"], r["new"]) for r in ret["changes"]["records"]] == [("soc", "on", "off")]
+    assert len(trail.read_text().splitlines()) == (3 if salt_test_mode else 4)
 
 
 def test_consent_broken_channel_fails_the_others_recorded(trail, pillar, salt_test_mode):
