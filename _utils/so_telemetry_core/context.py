@@ -62,6 +62,14 @@ class FormulaFiles:
         self.cache[relpath] = text
         return text
 
+    def prefetch(self, relpath):
+        """Read ``relpath`` into the cache now if it can be read; a file
+        that cannot is left to raise when it is asked for."""
+        try:
+            self.text(relpath)
+        except PillarError:
+            pass
+
 
 def _plain(data):
     try:

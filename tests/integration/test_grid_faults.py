@@ -50,16 +50,43 @@ def wait_all_answer(grid, timeout=120):
     grid.wait_for(ping, timeout=timeout, interval=2, what="every minion to answer the master again")
 
 
+def running(grid):
+    """{minion: [jid, ...]} of the jobs each minion runs, or None when not
+    every minion answered."""
+    ret = grid.master.salt_cli(timeout=15).run("saltutil.running", minion_tgt="*")
+    if not isinstance(ret.data, dict) or set(ret.data) != set(ALL):
+        return None
+    return {m: [job["jid"] for job in jobs if isinstance(job, dict)] for m, jobs in ret.data.items()
+            if isinstance(jobs, list)}
+
+
 def wait_idle(grid, timeout=240):
     """Until no minion runs a job: a highstate started before a master
     restart stays "running" until its return to the master gives up."""
     started = time.monotonic()
 
     def idle():
-        ret = grid.master.salt_cli(timeout=15).run("saltutil.running", minion_tgt="*")
-        return isinstance(ret.data, dict) and set(ret.data) == set(ALL) and all(v == [] for v in ret.data.values())
+        jobs = running(grid)
+        return jobs is not None and len(jobs) == len(ALL) and not any(jobs.values())
     grid.wait_for(idle, timeout=timeout, interval=2, what="every minion to finish its running jobs")
     return round(time.monotonic() - started, 1)
+
+
+def settle_after_restart(grid, patience=120):
+    """What became of the jobs the master's stop cut off: the seconds until
+    they ended, or, past ``patience``, the ones still stuck, killed so the
+    next tests find an idle grid. (Salt 3006.9: a job process whose request
+    to the master was lost in the stop waits 3 x 60 s on every later request
+    to the master, even once it is back; the SLS render asks for files.)"""
+    try:
+        return {"seconds until the old jobs ended after the restart": wait_idle(grid, timeout=patience)}
+    except AssertionError:
+        stuck = {m: jids for m, jids in (running(grid) or {}).items() if jids}
+        for minion, jids in stuck.items():
+            for jid in jids:
+                grid.master.salt_cli(timeout=15).run("saltutil.kill_job", jid, minion_tgt=minion)
+        wait_idle(grid, timeout=60)
+        return {f"old jobs still running {patience} s after the restart, killed": stuck}
 
 
 def converge(grid):
@@ -107,7 +134,7 @@ def test_master_stopped_during_sync(grid):
     finally:
         grid.master.start()
         wait_all_answer(grid)
-    FIGURES["master stopped"]["seconds until the old jobs ended after the restart"] = wait_idle(grid)
+    FIGURES["master stopped"].update(settle_after_restart(grid))
     converge(grid)
 
 

@@ -77,3 +77,42 @@ def test_merge_rule_lists_replace_and_timings_replace():
 def test_pillar_layers_merge_as_salt_does():
     layers = [{"soc": {"a": 1, "l": [1]}}, {"soc": {"b": 2, "l": [2]}}, None, {"patch": {"os": {"enabled": False}}}]
     assert core.config.pillar_layers(layers) == {"soc": {"a": 1, "b": 2, "l": [2]}, "patch": {"os": {"enabled": False}}}
+
+
+def test_a_highstate_render_reads_every_formula_file_its_states_need(grains, pillar, opts):
+    """Through the file server, the first read (a highstate's render calls
+    ``telemetry.config``) brings every formula file the states will need: the
+    states (a new context on the same ``__context__``) ask the master for
+    nothing, so a master that goes away mid-highstate cannot stall them."""
+    formula = REPO / "salt" / "so_telemetry"
+    asked = []
+    master_up = [True]
+
+    def fetch(url):
+        asked.append((url, master_up[0]))
+        if not master_up[0]:
+            raise RuntimeError("the master does not answer")
+        return (formula / url.removeprefix("salt://so_telemetry/")).read_text()
+
+    pillar.update({"soc": {"telemetryEnabled": True}, "patch": {"os": {"enabled": True}},
+                   "manager": {"proxy": "http://alice:S3cretPw@proxy.corp:3128"}})
+    context = {}  # Salt's __context__, shared by the render's and the states' calls
+
+    def new_ctx():
+        files = core.context.FormulaFiles(fetch=fetch, cache=context.setdefault("telemetry.files", {}))
+        return core.Context(opts=opts, grains=grains, pillar=pillar, cache=context, files=files)
+
+    core.config.shown(new_ctx(), "so_telemetry")  # the render (map.jinja)
+    read = sorted(url for url, _up in asked)
+    assert "salt://so_telemetry/soc/files/analytics.js.jinja" in read
+    assert {f"salt://so_telemetry/{core.config.defaults_relpath(c)}" for c in core.config.COMPONENTS} <= set(read)
+    assert len(read) == len(set(read)), "a file was read twice"
+
+    master_up[0] = False
+    ctx = new_ctx()  # the states
+    assert core.schedule.resync_job(ctx)["job"]
+    assert core.schedule.patch_job(ctx)["job"]
+    assert "proxy_password=S3cretPw" in core.repo.text(ctx, reveal=True)
+    assert "googletagmanager.com" in core.soc.analytics_js(ctx)
+    assert core.soc.soc_json(ctx)
+    assert [url for url, up in asked if not up] == []
