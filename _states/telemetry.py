@@ -318,7 +318,7 @@ def _stale(path, entries):
     the trail was written after this job's process started, whose pillar was
     compiled after that. (``unmask``: Salt 3008 masks ``pillar.items`` by
     default; 3006.9 ignores it.)"""
-    if not core.consent.written_since(path, core.consent.process_started()):
+    if not core.trail.written_since(path, core.trail.process_started()):
         return set()
     pillar = __salt__["pillar.items"](unmask=True)
     if not isinstance(pillar, dict) or pillar.get("_errors"):
@@ -330,10 +330,10 @@ def _stale(path, entries):
 
 def _record(ctx, path, states, stale):
     """Under the trail's lock: read it again, append what is still to record."""
-    with core.consent.locked(path):
-        trail = core.consent.read(path)
+    with core.trail.locked(path):
+        trail = core.trail.read(path)
         entries = [e for e in core.consent.found(ctx, trail, states) if e["channel"] not in stale]
-        return core.consent.write(trail, core.consent.chain(trail, entries)) if entries else []
+        return core.trail.write(trail, core.trail.chain(trail, entries)) if entries else []
 
 
 def _consent_comment(ret, path, records, stale, broken):
@@ -372,19 +372,19 @@ def consent_recorded(name):
         if path != name:
             return _ret(name, False, f"Refused, nothing recorded: name must be the configured path {path}")
         states, broken = core.consent.effective(ctx)
-        trail = core.consent.read(path)
+        trail = core.trail.read(path)
         entries = core.consent.found(ctx, trail, states)
         stale = _stale(path, entries) if entries else set()
         entries = [e for e in entries if e["channel"] not in stale]
         ret = _ret(name)
         if entries and __opts__["test"]:
-            records = core.consent.chain(trail, entries)
+            records = core.trail.chain(trail, entries)
             ret.update(result=None, changes={"records": records})
         else:
             records = _record(ctx, path, states, stale) if entries else []
             if records:
                 ret["changes"] = {"records": records}
-        check = core.consent.verify(core.consent.read(path)) if trail.exists or records else {"ok": True}
+        check = core.trail.verify(core.trail.read(path)) if trail.exists or records else {"ok": True}
     except CommandExecutionError as exc:
         return _refused(name, exc, "nothing recorded")
     if not check["ok"]:

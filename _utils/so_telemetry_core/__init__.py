@@ -16,7 +16,7 @@ import importlib
 # highstate never pays for the preflight's or the audit's imports.
 SUBMODULES = (
     "audit", "config", "consent", "context", "converge", "decide", "files", "hostcheck", "loadcheck", "preflight",
-    "proxy", "query", "repo", "report", "schedule", "secret", "soc", "timing", "validate", "wire",
+    "proxy", "query", "repo", "report", "schedule", "secret", "soc", "timing", "trail", "validate", "wire",
 )
 
 

@@ -72,10 +72,10 @@ def _json(current, channel, result):
 def run(args):
     try:
         path = trail.path(args)
-        current = core.consent.read(path)
-    except (trail.NotRecorded, core.consent.TrailError) as exc:
+        current = core.trail.read(path)
+    except (trail.NotRecorded, core.trail.TrailError) as exc:
         raise CliError(f"cannot read the consent trail: {exc}", kind="trail") from None
     channel = trail.ENGINE[args.channel] if args.channel else None
-    result = core.consent.verify(current) if args.verify else None
+    result = core.trail.verify(current) if args.verify else None
     print(_json(current, channel, result) if args.json else _text(current, channel, result))
     return 1 if result is not None and not result["ok"] else 0

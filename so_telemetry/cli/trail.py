@@ -101,9 +101,9 @@ def change(args, channel, value, via, set_channel):
     with contextlib.ExitStack() as stack:
         try:
             trail = path(args)
-            stack.enter_context(core.consent.locked(trail))
+            stack.enter_context(core.trail.locked(trail))
             before = _state(args, name)
-        except (NotRecorded, core.consent.TrailError) as exc:
+        except (NotRecorded, core.trail.TrailError) as exc:
             problem = exc
         done = Change(*set_channel(args.pillar_dir, channel, value))
         try:
@@ -115,7 +115,7 @@ def change(args, channel, value, via, set_channel):
                 return done
             rec = _append(trail, core.consent.entry(name, before, after, via, who(), f"{done.path} {done.key}"))
             done.note = f"Consent trail: recorded {core.consent.describe(rec)} (record {rec['seq']} of {trail})."
-        except (NotRecorded, core.consent.TrailError) as exc:
+        except (NotRecorded, core.trail.TrailError) as exc:
             done.error = CliError(
                 f"the change was made but the consent trail{'' if trail is None else ' ' + trail} could not "
                 f"record it: {exc}. The next highstate on the manager records it (via highstate, by unknown).",
@@ -124,6 +124,6 @@ def change(args, channel, value, via, set_channel):
 
 
 def _append(trail, ent):
-    current = core.consent.read(trail)
-    (rec,) = core.consent.write(current, core.consent.chain(current, [ent]))
+    current = core.trail.read(trail)
+    (rec,) = core.trail.write(current, core.trail.chain(current, [ent]))
     return rec

@@ -51,7 +51,7 @@ def consent_state(box, *args, check=True):
 
 
 def verify(box):
-    return core.consent.verify(core.consent.read(str(box.path(TRAIL))))
+    return core.trail.verify(core.trail.read(str(box.path(TRAIL))))
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def test_verify_names_the_line(manager):
     assert "[" not in shown[4]
     lines = box.path(TRAIL).read_bytes().splitlines(keepends=True)
     assert len(lines) == 4 and box.cli("history", "--verify").returncode == 0
-    forged = core.consent.dumps(dict(json.loads(lines[1]), by="mallory", prev=core.consent.line_hash(lines[1][:-1])))
+    forged = core.trail.dumps(dict(json.loads(lines[1]), by="mallory", prev=core.trail.line_hash(lines[1][:-1])))
     cases = {
         "altered": (lines[:1] + [lines[1].replace(b'"old":"off"', b'"old":"on"')] + lines[2:],
                     "Verify: FAILED at line 2: line 2 was altered"),
@@ -194,11 +194,11 @@ import sys, so_telemetry_core as core
 path, big = sys.argv[1], "x" * 20000
 i = 0
 while True:
-    with core.consent.locked(path):
-        trail = core.consent.read(path)
+    with core.trail.locked(path):
+        trail = core.trail.read(path)
         new = ("on", "off")[i % 2]
         ent = core.consent.entry("soc", ("off", "on")[i % 2], new, "cli", f"w{i}", big)
-        core.consent.write(trail, core.consent.chain(trail, [ent]))
+        core.trail.write(trail, core.trail.chain(trail, [ent]))
     i += 1
 """
 ROUNDS = 12

@@ -68,3 +68,15 @@ def soc_files(ctx):
 def configs(ctx):
     """Every component's merged map."""
     return {comp: core.config.component(ctx, comp) for comp in core.config.COMPONENTS}
+
+
+def append(path, *entries):
+    """Append consent records to the trail at ``path`` as the CLI does."""
+    with core.trail.locked(path):
+        trail = core.trail.read(path)
+        return core.trail.write(trail, core.trail.chain(trail, list(entries)))
+
+
+def ent(channel="soc", old="on", new="off", by="alice", src="/p/soc/soc_soc.sls soc:telemetryEnabled"):
+    """A consent record before it is chained, ``via: cli``."""
+    return core.consent.entry(channel, old, new, "cli", by, src)

@@ -75,7 +75,7 @@ FUNCS = {
     "proxy": core.proxy.real,
     "audit": core.audit.audit,
     # what a highstate would record in an empty consent trail
-    "consent": lambda ctx: core.consent.found(ctx, core.consent.Trail("/t"), core.consent.effective(ctx)[0]),
+    "consent": lambda ctx: core.consent.found(ctx, core.trail.Trail("/t"), core.consent.effective(ctx)[0]),
 }
 
 
@@ -189,7 +189,7 @@ def check_everything(run, pillar):
         channels = [r["channel"] for r in records]
         assert channels == sorted(set(channels), key=core.consent.CHANNELS.index)
         for rec in records:
-            assert "\n" not in core.consent.dumps(dict(rec, seq=1, time="t", prev="p"))
+            assert "\n" not in core.trail.dumps(dict(rec, seq=1, time="t", prev="p"))
             if airgapped:
                 assert rec["new"] == ("on" if rec["channel"] == "airgap" else "off")
     run("file_spec", "repo")

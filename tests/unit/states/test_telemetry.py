@@ -252,7 +252,7 @@ def test_consent_first_run_records_each_channel_once(trail, salt_test_mode):
         assert not trail.parent.exists(), "test=True created the directory"
         return
     assert ret["result"] is True and ret["comment"].startswith("Recorded")
-    assert [core.consent.dumps(r) for r in recs] == trail.read_text().splitlines()
+    assert [core.trail.dumps(r) for r in recs] == trail.read_text().splitlines()
     before = trail.stat().st_mtime_ns
     again = STATES.consent_recorded(str(trail))
     assert again["result"] is True and again["changes"] == {} and "up to date" in again["comment"]
@@ -260,7 +260,7 @@ def test_consent_first_run_records_each_channel_once(trail, salt_test_mode):
 
 
 def test_consent_records_only_what_changed(trail, pillar, grains, salt_test_mode):
-    core.consent.write(core.consent.read(str(trail)), core.consent.chain(core.consent.Trail(str(trail)), [
+    core.trail.write(core.trail.read(str(trail)), core.trail.chain(core.trail.Trail(str(trail)), [
         core.consent.entry(c, None, s, "highstate", "unknown", "x") for c, s in
         (("soc", "on"), ("os_updates", "on"), ("airgap", "off"))]))
     grains["airgap"] = True
@@ -293,7 +293,7 @@ def test_consent_trail_older_than_the_job_compiles_no_pillar_again(trail, pillar
     STATES.__opts__["test"] = False
     STATES.consent_recorded(str(trail))
     STATES.__opts__["test"] = salt_test_mode
-    old = core.consent.process_started() - 3600
+    old = core.trail.process_started() - 3600
     os.utime(trail, (old, old))
     pillar["soc"] = {"telemetryEnabled": False}
 
