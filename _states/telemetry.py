@@ -216,6 +216,32 @@ def repo_managed(name):
     return _with_warnings(ctx, _file(name, definition["path"], contents, definition["file"], secret=secret))
 
 
+def annotations_managed(name):
+    """
+    On a Security Onion manager (``so_telemetry:security_onion:saltstack``):
+    the library's annotations for SOC's Configuration screen at ``name``
+    (``<saltstack>/default/so-telemetry/soc_so_telemetry.yaml``, where SOC
+    reads them; soup replaces ``default/``, so every highstate puts the file
+    back). Owner and group those of ``<saltstack>/default`` (Security
+    Onion's socore), mode 0644: SOC reads it.
+    """
+    ctx = _ctx()
+    try:
+        found = core.files.security_onion(ctx)
+        if not found:
+            return _ret(name, False, "Refused, nothing written: pillar so_telemetry:security_onion:saltstack "
+                                     "is not set (run so-telemetry install --security-onion)")
+        contents = ctx.files.text(core.config.ANNOTATIONS_FILE)
+    except CommandExecutionError as exc:
+        return _refused(name, exc)
+    default_dir = os.path.join(found["saltstack"], "default")
+    try:
+        st = os.stat(default_dir)
+    except OSError as exc:
+        return _ret(name, False, f"Refused, nothing written: {default_dir}: {exc.strerror or exc}")
+    return _file(name, found["annotations"], contents, {"user": st.st_uid, "group": st.st_gid, "mode": "0644"})
+
+
 def _schedule_kwargs(offline):
     return {"offline": True} if offline else {}
 
@@ -318,7 +344,7 @@ def _stale(path, entries):
     the trail was written after this job's process started, whose pillar was
     compiled after that. (``unmask``: Salt 3008 masks ``pillar.items`` by
     default; 3006.9 ignores it.)"""
-    if not core.trail.written_since(path, core.trail.process_started()):
+    if not entries or not core.trail.written_since(path, core.trail.process_started()):
         return set()
     pillar = __salt__["pillar.items"](unmask=True)
     if not isinstance(pillar, dict) or pillar.get("_errors"):
@@ -326,14 +352,6 @@ def _stale(path, entries):
     fresh = core.Context.from_loader(__opts__, __grains__, pillar, __salt__, __context__)
     states, _broken = core.consent.effective(fresh)
     return {e["channel"] for e in entries if states.get(e["channel"]) != e["new"]}
-
-
-def _record(ctx, path, states, stale):
-    """Under the trail's lock: read it again, append what is still to record."""
-    with core.trail.locked(path):
-        trail = core.trail.read(path)
-        entries = [e for e in core.consent.found(ctx, trail, states) if e["channel"] not in stale]
-        return core.trail.write(trail, core.trail.chain(trail, entries)) if entries else []
 
 
 def _consent_comment(ret, path, records, stale, broken):
@@ -367,24 +385,30 @@ def consent_recorded(name):
     replaced atomically), not by ``file.managed``.
     """
     ctx = _ctx()
+    stale = set()
+
+    def unrecorded(trail):
+        entries = core.consent.unrecorded(ctx, trail, states)
+        stale.update(_stale(path, entries))
+        return [e for e in entries if e["channel"] not in stale]
+
     try:
         path = core.consent.trail_path(ctx)
         if path != name:
             return _ret(name, False, f"Refused, nothing recorded: name must be the configured path {path}")
         states, broken = core.consent.effective(ctx)
-        trail = core.trail.read(path)
-        entries = core.consent.found(ctx, trail, states)
-        stale = _stale(path, entries) if entries else set()
-        entries = [e for e in entries if e["channel"] not in stale]
         ret = _ret(name)
-        if entries and __opts__["test"]:
-            records = core.trail.chain(trail, entries)
-            ret.update(result=None, changes={"records": records})
+        if __opts__["test"]:
+            trail = core.trail.read(path)
+            records = core.trail.chain(trail, unrecorded(trail))
+            if records:
+                ret.update(result=None, changes={"records": records})
         else:
-            records = _record(ctx, path, states, stale) if entries else []
+            trail, records = core.trail.append(path, unrecorded)
             if records:
                 ret["changes"] = {"records": records}
-        check = core.trail.verify(core.trail.read(path)) if trail.exists or records else {"ok": True}
+        after = trail.with_records(records)
+        check = core.trail.verify(after) if after.exists or records else {"ok": True}
     except CommandExecutionError as exc:
         return _refused(name, exc, "nothing recorded")
     if not check["ok"]:

@@ -1,22 +1,21 @@
 """Editing the local pillar files in place: comments, key order and other keys
 survive; a malformed file is an error that leaves it untouched.
 
-Concurrency: ``set_value`` holds an exclusive ``fcntl.flock`` on a lock file
-beside the pillar file (``.<name>.lock``, never removed: removing it would let
-two writers lock two different inodes) for the whole read-modify-write, so two
-``so-telemetry enable|disable`` runs never lose each other's update. The new
-text is written with Salt's ``salt.utils.atomicfile.atomic_open`` (a temporary
-file in the same directory, fsync'd, renamed over the old file, owner and mode
-of the file it replaces kept), so a reader (the pillar renderer, the
-Configuration screen) sees the old file or the new one, never half of one.
+Concurrency: ``set_value`` holds an exclusive ``fcntl.flock`` of the pillar
+file's directory for the whole read-modify-write, so two ``so-telemetry
+enable|disable`` runs never lose each other's update (no lock file: nothing is
+left in Security Onion's tree). The new text is written with Salt's
+``salt.utils.atomicfile.atomic_open`` (a temporary file in the same
+directory, fsync'd, renamed over the old file, owner and mode of the file it
+replaces kept), so a reader (the pillar renderer, the Configuration screen)
+sees the old file or the new one, never half of one.
 """
 
-import contextlib
-import fcntl
 import io
 import os
 import re
-import sys
+
+import so_telemetry_core as core
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -24,8 +23,6 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 DEFAULT_PILLAR_DIR = "/opt/so/saltstack/local/pillar"
 
-# channel (as the command line names it) -> pillar key
-CHANNELS = {"soc": "soc:telemetryEnabled", "os-updates": "patch:os:enabled"}
 
 
 class PillarError(Exception):
@@ -92,24 +89,10 @@ def describe_yaml_error(path, exc):
     return f"{where}: not valid YAML ({problem})"
 
 
-def lock_path(path):
-    """The lock file of ``path``: ``.<name>.lock`` in the same directory."""
-    directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(directory, f".{name}.lock")
-
-
-@contextlib.contextmanager
 def locked(path):
-    """Exclusive ``flock`` for a read-modify-write of ``path`` (blocks until
-    any other writer is done)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+    """Exclusive ``flock`` for a read-modify-write of ``path`` (its
+    directory's: :func:`so_telemetry_core.files.locked`)."""
+    return core.files.locked(path)
 
 
 def set_value(path, keys, value):
@@ -119,72 +102,59 @@ def set_value(path, keys, value):
     link stays a link), under the lock of that target."""
     path = os.path.realpath(path)
     if os.path.exists(path):
-        _load(path)  # a file we would refuse is refused before any lock file is created
+        _load(path)  # a file we would refuse is refused before the lock is taken
     with locked(path):
         return _set_value_locked(path, keys, value)
 
 
 def _set_value_locked(path, keys, value):
     text = _read(path)
+    new_text, old = edited(path, text, [(keys, value)])
+    atomic_write(path, new_text)
+    return old
+
+
+def edited(path, text, changes, keep=False):
+    """``(new text, old value of the first change)``: ``text`` (the YAML of
+    ``path``, named in errors) with each ``(keys, value)`` of ``changes``
+    set, its comments, key order and style kept. ``keep``: a key that is
+    already set keeps its value. Nothing is written."""
+    from ruamel.yaml.comments import CommentedMap  # pylint: disable=import-outside-toplevel
+
     data = _load(path, text)
     prefix = ""
     if data is None:
-        from ruamel.yaml.comments import CommentedMap  # pylint: disable=import-outside-toplevel
-
         data = CommentedMap()
         # a file of only comments keeps them, above the new keys
         if text.strip() and all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
             prefix = text if text.endswith("\n") else text + "\n"
-    cur = data
-    trail = []
-    for key in keys[:-1]:
-        trail.append(key)
-        if key not in cur or cur[key] is None:
-            from ruamel.yaml.comments import CommentedMap  # pylint: disable=import-outside-toplevel
-
-            cur[key] = CommentedMap()
-        elif not isinstance(cur[key], dict):
-            raise PillarError(
-                f"{path}: key '{':'.join(trail)}' holds {cur[key]!r}, not a mapping; nothing was changed"
-            )
-        cur = cur[key]
-    old = cur.get(keys[-1])
-    cur[keys[-1]] = value
+    first_old = None
+    for index, (keys, value) in enumerate(changes):
+        cur = data
+        trail = []
+        for key in keys[:-1]:
+            trail.append(key)
+            if key not in cur or cur[key] is None:
+                cur[key] = CommentedMap()
+            elif not isinstance(cur[key], dict):
+                raise PillarError(
+                    f"{path}: key '{':'.join(trail)}' holds {cur[key]!r}, not a mapping; nothing was changed"
+                )
+            cur = cur[key]
+        old = cur.get(keys[-1])
+        if index == 0:
+            first_old = old
+        if not (keep and keys[-1] in cur):
+            cur[keys[-1]] = value
     out = io.StringIO()
     _yaml(text).dump(data, out)
-    atomic_write(path, prefix + out.getvalue())
-    return old
+    return prefix + out.getvalue(), first_old
 
 
-def atomic_write(path, text):
-    """Replace ``path`` with ``text`` through ``salt.utils.atomicfile.atomic_open``
-    (keeps owner and mode of an existing file; a new file gets 0640). On any
-    failure the old file is left as it was and no temporary file remains."""
-    import salt.utils.atomicfile  # pylint: disable=import-outside-toplevel
-
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    # atomic_open gives a new file 0666 & ~umask: a umask of 0137 makes it 0640
-    old_umask = None if os.path.exists(path) else os.umask(0o137)
-    fh = None
-    try:
-        fh = salt.utils.atomicfile.atomic_open(path, "wb")
-        try:
-            fh.write(text.encode("utf-8"))
-        except BaseException:
-            fh.__exit__(*sys.exc_info())
-            raise
-        fh.close()  # fsync, copy owner and mode, rename over path
-        if old_umask is not None:
-            from so_telemetry import saltcompat  # pylint: disable=import-outside-toplevel
-
-            saltcompat.new_file_mode(path, 0o640)
-    except BaseException:
-        # close() does not remove its temporary file when the rename fails
-        tmp = getattr(fh, "_tmp_filename", None)
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        if old_umask is not None:
-            os.umask(old_umask)
+def atomic_write(path, text, mode=0o640, owner=None):
+    """Replace ``path`` with ``text`` atomically (Salt's writer:
+    :func:`so_telemetry_core.saltcompat.atomic_write`): an existing file keeps
+    its owner and mode, a new one gets ``mode`` (0640 unless given) and
+    ``owner``."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    core.saltcompat.atomic_write(path, text.encode("utf-8"), 0o640 if mode is None else mode, owner)

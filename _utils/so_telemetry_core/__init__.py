@@ -15,8 +15,9 @@ import importlib
 # The submodules, imported on first use (``so_telemetry_core.<module>``): a
 # highstate never pays for the preflight's or the audit's imports.
 SUBMODULES = (
-    "audit", "config", "consent", "context", "converge", "decide", "files", "hostcheck", "loadcheck", "preflight",
-    "proxy", "query", "repo", "report", "schedule", "secret", "soc", "timing", "trail", "validate", "wire",
+    "audit", "channels", "config", "consent", "context", "converge", "decide", "files", "hostcheck", "loadcheck",
+    "preflight", "proxy", "query", "repo", "report", "saltcompat", "schedule", "secret", "soc", "timing", "trail",
+    "validate", "wire",
 )
 
 

@@ -27,6 +27,8 @@ LOCAL_SLS = ("global.soc_global", "soc.soc_soc", "patch.soc_patch", "manager.soc
 # (their annotations say `sensitive: True`).
 SENSITIVE = ("manager:proxy",)
 INTERVALS = ("seconds", "minutes", "hours", "days")
+# The library's annotations for Security Onion's Configuration screen, in the formula.
+ANNOTATIONS_FILE = "soc_so_telemetry.yaml"
 MISSING = object()
 
 
@@ -57,6 +59,7 @@ def prefetch(ctx):
     ctx.cache["telemetry.prefetched"] = True
     for comp in COMPONENTS:
         ctx.files.prefetch(defaults_relpath(comp))
+    ctx.files.prefetch(ANNOTATIONS_FILE)
     try:
         template = defaults(ctx, "soc")["analytics"]["template"]
     except (PillarError, KeyError, TypeError):

@@ -17,11 +17,11 @@ from salt.exceptions import CommandExecutionError
 from . import decide, files
 from .config import component, local_sls
 from .context import FORMULA
-from .trail import CHANNELS, read
+from .channels import NAMES as CHANNELS
+from .channels import TELEMETRY, get
+from .trail import read
 from .validate import PillarError
 
-KEYS = {"soc": "soc:telemetryEnabled", "os_updates": "patch:os:enabled", "airgap": "global:airgap"}
-NAMES = {"soc": "SOC Telemetry", "os_updates": "Automatic OS updates", "airgap": "Airgap"}
 VIAS = ("cli", "prompt:setup", "prompt:soup", "highstate")
 BY_MAX = 256  # a login name is at most 32 characters; anything longer is cut, marked
 
@@ -43,7 +43,7 @@ def pillar_dir(ctx):
     return value.rstrip("/") or "/"
 
 
-def word(flag):
+def onoff(flag):
     return "on" if flag else "off"
 
 
@@ -52,10 +52,10 @@ def effective(ctx):
     each channel (airgap on = airgapped), from the engine's decision; a channel
     whose pillar is invalid is left out, its error given instead."""
     state = decide.made(ctx)
-    states = {"airgap": word(state.airgap["enabled"])}
-    for channel in ("soc", "os_updates"):
+    states = {"airgap": onoff(state.airgap["enabled"])}
+    for channel in TELEMETRY:
         if channel not in state.errors:
-            states[channel] = word(getattr(state, channel)["enabled"])
+            states[channel] = onoff(getattr(state, channel)["enabled"])
     return states, dict(state.errors)
 
 
@@ -70,22 +70,27 @@ def source(ctx, channel, root):
     ``grain airgap`` and/or the pillar file of ``global:airgap``."""
     air = decide.made(ctx).airgap
     if channel != "airgap" and not air["enabled"]:
-        return key_source(root, KEYS[channel])
+        return key_source(root, get(channel).key)
     where = air["sources"] or ["grain", "pillar"]  # off: both places it could be set
     parts = ["grain airgap" if src == "grain" else key_source(root, "global:airgap") for src in where]
     return (" and " if air["enabled"] else ", ").join(parts)
 
 
-def found(ctx, trail, states):
-    """The entries a highstate records: each channel whose effective state
-    (``states``) differs from its last record, ``via: highstate``, ``by:
-    unknown`` (the change reached the pillar another way)."""
+def unrecorded(ctx, trail, states):
+    """The entries a highstate records: one for each channel whose effective
+    state (``states``) differs from its last record in ``trail`` (or that has
+    none), ``via: highstate``, ``by: unknown`` (the change reached the pillar
+    another way than the command line)."""
     root = pillar_dir(ctx)
-
-    def make(channel, old, new):
-        return entry(channel, old, new, "highstate", "unknown", source(ctx, channel, root))
-
-    return pending(trail, states, make)
+    last = trail.last()
+    out = []
+    for channel in CHANNELS:
+        if channel not in states:
+            continue
+        old = last[channel].record["new"] if channel in last else None
+        if old != states[channel]:
+            out.append(entry(channel, old, states[channel], "highstate", "unknown", source(ctx, channel, root)))
+    return out
 
 
 def describe(rec):
@@ -107,21 +112,6 @@ def entry(channel, old, new, via, by, src):
     if channel not in CHANNELS or via not in VIAS or new not in ("on", "off") or old not in (None, "on", "off"):
         raise ValueError(f"not a consent record: {channel!r} {old!r} -> {new!r} via {via!r}")
     return {"channel": channel, "old": old, "new": new, "via": via, "by": _text(by, BY_MAX), "source": _text(src)}
-
-
-def pending(trail, states, make):
-    """The entries that bring ``trail`` up to ``states``: for each channel
-    whose last record's ``new`` differs (or that has none), ``make(channel,
-    old, new)``."""
-    last = trail.last()
-    out = []
-    for channel in CHANNELS:
-        if channel not in states:
-            continue
-        old = last[channel].record["new"] if channel in last else None
-        if old != states[channel]:
-            out.append(make(channel, old, states[channel]))
-    return out
 
 
 def since(ctx, states):

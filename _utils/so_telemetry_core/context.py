@@ -13,6 +13,10 @@ import os
 from .validate import PillarError
 
 FORMULA = "so_telemetry"
+# The saltenv `so-telemetry install --security-onion` serves the library in
+# (its own file_roots and pillar_roots environment, beside Security Onion's
+# `base`); everywhere else the formula is in `base`.
+FORMULA_ENV = "so_telemetry"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -33,22 +37,31 @@ def formula_dir():
 class FormulaFiles:
     """Text of ``salt://so_telemetry/<relpath>``: through Salt's file server
     (``fetch``, i.e. ``cp.get_file_str``) when there is one, else from the
-    formula's directory on disk."""
+    formula's directory on disk. The file server is asked in the minion's
+    saltenv (``base`` unless set), then in :data:`FORMULA_ENV`; the first
+    that has the formula is used for every later file."""
 
-    def __init__(self, fetch=None, directory=None, cache=None):
+    def __init__(self, fetch=None, directory=None, cache=None, saltenv=None):
         self.fetch = fetch
         self.directory = directory
         self.cache = {} if cache is None else cache
+        self.saltenvs = list(dict.fromkeys([saltenv or "base", FORMULA_ENV]))
+
+    def _served(self, relpath):
+        for env in list(self.saltenvs):
+            try:
+                text = self.fetch(f"salt://{FORMULA}/{relpath}", saltenv=env)
+            except Exception:  # noqa: BLE001  pylint: disable=broad-except
+                text = None  # no file server (masterless without roots, a broken one, no such saltenv)
+            if text:
+                self.saltenvs = [env]  # the formula's environment: ask only it from now on
+                return text
+        return None
 
     def text(self, relpath):
         if relpath in self.cache:
             return self.cache[relpath]
-        text = None
-        if self.fetch is not None:
-            try:
-                text = self.fetch(f"salt://{FORMULA}/{relpath}")
-            except Exception:  # noqa: BLE001  pylint: disable=broad-except
-                text = None  # no file server (masterless without roots, or a broken one): try the disk
+        text = self._served(relpath) if self.fetch is not None else None
         if not text:
             directory = self.directory or formula_dir()
             path = os.path.join(directory, *relpath.split("/")) if directory else None
@@ -99,7 +112,8 @@ class Context:
         ``__opts__``, ``__grains__``, ``__pillar__``, ``__salt__``,
         ``__context__``)."""
         cache = context if context is not None else {}
-        files = FormulaFiles(fetch=salt.get("cp.get_file_str"), cache=cache.setdefault("telemetry.files", {}))
+        files = FormulaFiles(fetch=salt.get("cp.get_file_str"), cache=cache.setdefault("telemetry.files", {}),
+                             saltenv=opts.get("saltenv"))
         lister = salt.get("schedule.list")
 
         def saved():

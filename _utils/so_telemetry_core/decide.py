@@ -12,10 +12,10 @@ does not hold up the other: it shows as off with the error as its reason, and
 only asking for that channel raises the error."""
 
 from . import timing
+from .channels import TELEMETRY
 from .config import component, origin, require
 from .validate import PillarError, strict_bool
 
-CHANNELS = ("soc", "os_updates")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -126,9 +126,9 @@ class Decision:
 
     def require(self, channel=None):
         """Raise the pillar error of ``channel`` (of either channel when None)."""
-        if channel is not None and channel not in CHANNELS:
+        if channel is not None and channel not in TELEMETRY:
             raise PillarError(f"unknown channel {channel!r}; one of soc, os_updates")
-        for name in CHANNELS if channel is None else (channel,):
+        for name in TELEMETRY if channel is None else (channel,):
             if name in self.errors:
                 raise self.errors[name]
         return self

@@ -1,11 +1,15 @@
 """The rendered artefacts: where each file lives, its owner and mode, and who
 writes it (this library or the host tree, pillar ``so_telemetry:owners``)."""
 
+import contextlib
+import fcntl
+import os
 import re
+import threading
 
 from .config import component, defaults, lookup
 from .context import FORMULA
-from .validate import PillarError
+from .validate import SAFE_TEXT_RE, PillarError
 
 # Artefacts this library renders; pillar ``so_telemetry:owners:<artefact>``
 # says whether the library writes it (``library``) or the host tree does (``host``).
@@ -44,8 +48,55 @@ def artefact_path(ctx, artefact, strict=True):
 
 
 def paths(ctx, strict=True):
-    """``{artefact: path}`` of every file artefact."""
-    return {art: artefact_path(ctx, art, strict) for art in FILE_KEYS}
+    """``{artefact: path}`` of every file artefact (on a Security Onion
+    manager also ``annotations`` and ``analytics_aside``, see
+    :func:`security_onion`)."""
+    out = {art: artefact_path(ctx, art, strict) for art in FILE_KEYS}
+    found = security_onion(ctx, strict)
+    if found:
+        out.update(annotations=found["annotations"], analytics_aside=found["analytics_aside"])
+    return out
+
+
+# Where SOC's Configuration screen reads the library's annotations, under
+# Security Onion's saltstack directory: SOC reads `soc_*.yaml` anywhere under
+# default/ in lexical order, and default/so-telemetry/ comes after
+# default/salt/ and default/pillar/, so the fields set there win over
+# Security Onion's own.
+ANNOTATIONS = ("default", "so-telemetry", "soc_so_telemetry.yaml")
+
+
+def security_onion(ctx, strict=True):
+    """On a Security Onion manager (pillar ``so_telemetry:security_onion:saltstack``
+    set by ``so-telemetry install --security-onion``): ``{"saltstack",
+    "annotations", "soc_container", "analytics_aside"}``; else None. The
+    saltstack directory is used as it is (it is Security Onion's tree, not a
+    rendered file: no ``so_telemetry_root`` before it)."""
+    key = f"{FORMULA}:security_onion"
+    conf = component(ctx, FORMULA, strict).get("security_onion")
+    if not isinstance(conf, dict):
+        if strict:
+            raise PillarError(f"pillar key '{key}' must be a mapping, got {conf!r}", key)
+        conf = defaults(ctx, FORMULA)["security_onion"]
+    saltstack = conf.get("saltstack")
+    if saltstack in ("", None):
+        return None
+    if not isinstance(saltstack, str) or not saltstack.startswith("/") or not SAFE_TEXT_RE.fullmatch(saltstack):
+        if not strict:
+            return None
+        raise PillarError(f"pillar key '{key}:saltstack' must be an absolute directory path, got {saltstack!r}",
+                          f"{key}:saltstack")
+    container = conf.get("soc_container")
+    if not isinstance(container, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", container):
+        raise PillarError(f"pillar key '{key}:soc_container' must be a state ID, got {container!r}",
+                          f"{key}:soc_container")
+    saltstack = saltstack.rstrip("/") or "/"
+    return {
+        "saltstack": saltstack,
+        "annotations": "/".join((saltstack.rstrip("/"), *ANNOTATIONS)),
+        "soc_container": container,
+        "analytics_aside": path(ctx, conf.get("analytics_aside"), f"{key}:analytics_aside"),
+    }
 
 
 def file_mode(ctx, comp):
@@ -118,3 +169,33 @@ def read_text(fname):
     except FileNotFoundError:
         return None
 
+
+
+_HELD = threading.local()  # per thread: directory -> [fd, depth]
+
+
+@contextlib.contextmanager
+def locked(path):
+    """An exclusive ``flock`` of the directory that holds ``path``, for a
+    read-modify-write of ``path`` (the consent trail's append, a pillar
+    file's edit): it blocks until any other writer is done. The directory,
+    not a lock file: a rename over ``path`` keeps the lock meaningful, and no
+    lock file is left in Security Onion's tree. Re-entrant within a thread
+    (the command line holds the trail's lock from reading the pillar to the
+    append, and the append takes it again). ``OSError`` when the directory
+    cannot be made or opened."""
+    directory = os.path.dirname(os.path.realpath(path))
+    held = vars(_HELD).setdefault("dirs", {})
+    if directory in held:
+        held[directory][1] += 1
+    else:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held[directory] = [fd, 1]
+    try:
+        yield
+    finally:
+        held[directory][1] -= 1
+        if held[directory][1] == 0:
+            os.close(held.pop(directory)[0])  # releases the lock

@@ -7,6 +7,22 @@ from .config import component
 from .validate import PillarError, mapping, url_host
 
 DOCS_URL = "https://docs.securityonion.net/en/2.4/"
+# What Google Analytics receives from a SOC page by its defaults (GA4's
+# page_location, page_title, page_referrer, and the request itself). What
+# Security Onion's Tag Manager container really sends is decided in that
+# container, which is not public: the library cannot see it or limit it.
+RECEIVER_SEES = (
+    "the page URL: this manager's host name and SOC's route, which can hold a hunt query",
+    "the page title, where SOC puts the hunt query or the case title",
+    "the referrer",
+    "the browser's IP address",
+    "the browser's User-Agent",
+)
+
+
+def analytics_container(soc):
+    analytics = soc.get("analytics")
+    return analytics.get("container_id") if isinstance(analytics, dict) else None
 SPEC_URL = DOCS_URL + "telemetry.html"
 
 
@@ -29,13 +45,13 @@ def _soc(ctx, state, every):
         "origin": "the SOC web UI in the analyst's browser",
         "destinations": [host] if state.soc["enabled"] and host else [],
         "destination_when_on": host,
-        "data": [
-            "user-interface navigation flows (which SOC features are used)",
-            "software version",
-            "viewed page path",
-        ],
-        "never": ["usernames", "event data", "node hostnames"],
-        "also_known_to_receiver": "browser IP address and User-Agent (inherent to web requests)",
+        "purpose": "which SOC features are used (user-interface navigation flows), as Security Onion states it",
+        "sent_by": f"Security Onion's Google Tag Manager container ({analytics_container(soc)}) decides what the "
+        "browser sends to Google Analytics; this library decides only whether the browser loads it",
+        "receiver_sees": list(RECEIVER_SEES),
+        "enforced": "when off or airgapped the loader is an empty file: the browser loads nothing from Google, "
+        "from its next SOC page load" + ("" if files.owners(ctx)["analytics"] == "library" else
+                                         " after a hard refresh (the host tree writes the loader)"),
         "tls": True,
         "retention": soc.get("retention"),
         "change": "so-telemetry disable soc | enable soc, or search 'SOC Telemetry' in the "
@@ -84,7 +100,7 @@ def _os_updates(ctx, state, every):
         "fields": query.params(ctx),
         "fields_when_on": fields,
         "allow_list": list(query.QUERY_FIELDS),
-        "never": ["hostnames", "minion ids", "IP addresses", "user names", "event data"],
+        "never_in_query": ["host names", "minion ids", "IP addresses", "user names", "event data"],
         "also_known_to_receiver": "the manager's IP address and dnf's User-Agent header "
         "(libdnf (<OS name> <version>; <variant>; Linux.<arch>)), inherent to dnf's requests",
         "tls": True,

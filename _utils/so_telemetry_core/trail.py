@@ -21,25 +21,28 @@ holds no secret key: whoever can write the file can rewrite the whole chain
 consistently; removing records from the end, or altering the last record,
 leaves a valid chain. Copy the trail off the manager to keep that evidence.
 
-Writing: under an exclusive ``flock`` of ``.<name>.lock`` beside the trail,
-the whole trail (small: a line per change) is rewritten into a temporary file
-in the same directory, fsync'd and renamed over it. A writer killed at any
-point leaves the old trail or the new one, never a torn line; a full disk
-leaves the old trail and no temporary file.
+Writing (:func:`append`, the one way records are added, by the state and
+by the command line): under an exclusive ``flock`` of the trail's directory,
+the trail is read, the new records chained to it, and the
+whole trail (small: a line per change) written with Salt's atomic writer
+(``salt.utils.atomicfile``: a temporary file in the same directory, fsync'd,
+renamed over it). A writer killed at any point leaves the old trail or the
+new one, never a torn line; a full disk leaves the old trail and no
+temporary file.
 """
 
 import contextlib
 import datetime
-import fcntl
 import hashlib
 import json
 import os
 import stat
-import tempfile
 
 from salt.exceptions import CommandExecutionError
 
-CHANNELS = ("soc", "os_updates", "airgap")
+from . import files, saltcompat
+from .channels import NAMES as CHANNELS
+
 FIELDS = ("seq", "time", "channel", "old", "new", "via", "by", "source", "prev")
 GENESIS = "0" * 64
 FILE_MODE = 0o640
@@ -109,6 +112,13 @@ class Trail:
         """``{channel: Line}`` of each channel's last record."""
         return {ln.record["channel"]: ln for ln in self.records()}
 
+    def with_records(self, records):
+        """The trail as it reads once ``records`` (from :func:`chain`) are written."""
+        if not records:
+            return self
+        added = b"".join(dumps(r).encode("ascii") + b"\n" for r in records)
+        return Trail(self.path, self.data + (b"\n" if self.torn else b"") + added)
+
 
 def read(path):
     """The :class:`Trail` at ``path`` (``exists`` False when there is none).
@@ -130,16 +140,13 @@ def read(path):
 
 
 def process_started():
-    """A lower bound (epoch seconds) of when this process started: Linux's
-    ``/proc/self/stat`` start time after boot plus ``/proc/stat``'s ``btime``
-    (whole seconds, rounded down). ``None`` when it cannot be read."""
+    """When this process started (epoch seconds, from ``psutil``, which Salt
+    itself requires); ``None`` when it cannot be told."""
     try:
-        with open("/proc/self/stat", encoding="ascii") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat", encoding="ascii") as fh:
-            btime = next(int(ln.split()[1]) for ln in fh if ln.startswith("btime "))
-        return btime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+        import psutil  # pylint: disable=import-outside-toplevel
+
+        return psutil.Process().create_time()
+    except Exception:  # noqa: BLE001  (no psutil, no /proc): unknown
         return None
 
 
@@ -171,11 +178,6 @@ def chain(trail, entries, when=None):
     return out
 
 
-def lock_path(path):
-    directory, name = os.path.split(os.path.realpath(path))
-    return os.path.join(directory, f".{name}.lock")
-
-
 def _makedirs(directory):
     if not os.path.isdir(directory):
         os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
@@ -188,64 +190,60 @@ def _failed(what, path, exc):
 
 @contextlib.contextmanager
 def locked(path):
-    """Exclusive ``flock`` of the trail's lock file (``.<name>.lock``, never
-    removed) for a read-append; blocks until any other writer is done."""
+    """Exclusive ``flock`` for a read-append of the trail
+    (:func:`so_telemetry_core.files.locked`: its directory); blocks until any
+    other writer is done."""
     try:
         _makedirs(os.path.dirname(os.path.realpath(path)))
-        fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        lock = files.locked(path)
+        lock.__enter__()
     except OSError as exc:
         raise _failed("lock", path, exc) from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)
+        lock.__exit__(None, None, None)
 
 
-def _remove_litter(directory, name):
-    """Remove the temporary files of writers killed mid-write (SIGKILL): under
-    the lock no other writer can be writing one."""
+def _remove_litter(directory):
+    """Remove the temporary files (Salt's atomic writer's) of trail writers
+    killed mid-write (SIGKILL): under the lock no other writer can be writing
+    one in the trail's directory."""
     for entry_name in os.listdir(directory):
-        if entry_name.startswith(f".{name}.") and entry_name.endswith(".tmp"):
+        if entry_name.startswith(".___atomic_write"):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(directory, entry_name))
 
 
 def write(trail, records):
     """Append ``records`` (from :func:`chain`) to ``trail`` (read under the
-    lock): the trail rewritten whole into a temporary file beside it, fsync'd,
-    ``root:root 0640``, renamed over it. On failure the old trail stays as it
-    was and no temporary file remains (one left by a writer killed mid-write
-    is removed by the next)."""
+    lock): the trail rewritten whole by Salt's atomic writer
+    (:func:`~so_telemetry_core.saltcompat.atomic_write`), ``root:root 0640``.
+    On failure the old trail stays as it was and no temporary file remains
+    (one left by a writer killed mid-write is removed by the next)."""
     data = trail.data + (b"\n" if trail.torn else b"") + b"".join(dumps(r).encode("ascii") + b"\n" for r in records)
     real = os.path.realpath(trail.path)
-    directory, name = os.path.split(real)
-    tmp = None
+    directory = os.path.dirname(real)
     try:
         _makedirs(directory)
-        _remove_litter(directory, name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fchmod(fh.fileno(), FILE_MODE)
-            if os.geteuid() == 0:
-                os.fchown(fh.fileno(), 0, 0)
-            os.fsync(fh.fileno())
-        os.replace(tmp, real)
-        tmp = None
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        _remove_litter(directory)
+        saltcompat.atomic_write(real, data, FILE_MODE, owner=(0, 0), force=True)
+        saltcompat.sync_directory(directory)
     except OSError as exc:
         raise _failed("write", trail.path, exc) from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
     return records
+
+
+def append(path, entries):
+    """Add records to the trail at ``path``, under its lock: the trail read
+    once, ``entries`` (a list, or a function of the :class:`Trail` read
+    returning one) chained to it and written. ``(trail as read, records
+    written)``; nothing is written when there is nothing to add."""
+    with locked(path):
+        trail = read(path)
+        wanted = entries(trail) if callable(entries) else entries
+        records = write(trail, chain(trail, wanted)) if wanted else []
+    return trail, records
 
 
 def _diagnose(lines, hashes, i):

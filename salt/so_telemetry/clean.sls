@@ -4,3 +4,4 @@ include:
   - so_telemetry.repo.clean
   - so_telemetry.resync.clean
   - so_telemetry.patch.os.clean
+  - so_telemetry.security_onion.clean

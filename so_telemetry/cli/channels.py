@@ -1,35 +1,30 @@
-"""``so-telemetry enable|disable soc|os-updates`` and ``prompt``: the
-channels' settings in the local pillar (no Salt, except to explain the
-choice at the interactive prompt)."""
+"""``so-telemetry enable|disable soc|os-updates`` and ``prompt``: a channel's
+setting in the local pillar (the file SOC's Configuration screen writes),
+checked against the pillar Salt compiles before and after."""
 
 import sys
 
 import so_telemetry_core as core
 
-from so_telemetry import pillar_edit
-from so_telemetry.annotations import default_value
 from so_telemetry.cli import trail
-from so_telemetry.cli.output import CliError, yaml_word
+from so_telemetry.cli.output import CliError
 from so_telemetry.cli.saltcall import salt_calls
-from so_telemetry.local import LocalPillar, context, file_of
-
-NAMES = {"soc": "SOC Telemetry", "os-updates": "Automatic OS updates"}
 
 
-def effect(pillar_dir):
-    """When a change takes effect: the resync interval as the local pillar sets it."""
+def effect(ctx):
+    """When a change takes effect: the resync interval this pillar sets."""
     try:
-        every = f"within {core.schedule.resync_interval(LocalPillar(pillar_dir).context())}"
+        every = f"within {core.schedule.resync_interval(ctx)}"
     except core.validate.PillarError:
         every = "within one resync interval"
     return (f"Takes effect at the next grid resync (automatic, {every}) or now with "
             "`so-telemetry sync` (Synchronize Grid).")
 
 
-def browsers(pillar_dir, on):
+def browsers(ctx, on):
     """When the analysts' browsers follow, as this grid's loader allows."""
     try:
-        host_owned = core.files.owners(LocalPillar(pillar_dir).context())["analytics"] == "host"
+        host_owned = core.files.owners(ctx)["analytics"] == "host"
     except core.validate.PillarError:
         host_owned = False
     if host_owned:
@@ -40,31 +35,6 @@ def browsers(pillar_dir, on):
     return "Browsers stop loading Tag Manager at their next SOC page load (no hard refresh needed)."
 
 
-def set_channel(pillar_dir, channel, value):
-    """Write ``value`` for ``channel`` into its local pillar file:
-    ``(path, key, old value)``."""
-    key = pillar_edit.CHANNELS[channel]
-    path = file_of(pillar_dir, key)
-    try:
-        old = pillar_edit.set_value(path, key.split(":"), value)
-    except pillar_edit.PillarError as exc:
-        raise CliError(str(exc)) from None
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}; nothing was changed") from None
-    return path, key, old
-
-
-def describe_change(key, old, new):
-    """``soc:telemetryEnabled: true -> false`` in YAML words; an absent key
-    reads ``(not set, default true)``."""
-    if old is None:
-        default = default_value(context(), key)
-        before = "(not set" + (f", default {yaml_word(default)})" if default is not None else ")")
-    else:
-        before = yaml_word(old)
-    return f"{key}: {before} -> {yaml_word(new)}"
-
-
 def _recorded(done):
     """Print what the consent trail says; its failure (exit 3) once the change is reported."""
     print(done.note or "Consent trail: NOT recorded (see the error below).")
@@ -72,16 +42,23 @@ def _recorded(done):
         raise done.error
 
 
+def _report(done, chan, value):
+    if done.old == value and type(done.old) is type(value):
+        print(f"{done.key} was already {'true' if value else 'false'} for Salt ({done.path} says so now).")
+    else:
+        print(f"{done.describe()} (as Salt reads it) in {done.path}")
+    ctx = done.pillar.context() if done.pillar is not None else None
+    print(f"{chan.title} {'enabled' if value else 'disabled'}. "
+          + (effect(ctx) if ctx else "Takes effect at the next grid resync or now with `so-telemetry sync`."))
+    if chan.name == "soc" and ctx is not None:
+        print(browsers(ctx, value))
+
+
 def toggle(args):
     value = args.action == "enable"
-    done = trail.change(args, args.channel, value, "cli", set_channel)
-    if done.old is value:
-        print(f"{done.key} was already {yaml_word(value)} in {done.path} (unchanged).")
-    else:
-        print(f"{describe_change(done.key, done.old, value)} in {done.path}")
-    print(f"{NAMES[args.channel]} {'enabled' if value else 'disabled'}. {effect(args.pillar_dir)}")
-    if args.channel == "soc":
-        print(browsers(args.pillar_dir, value))
+    chan = core.channels.get(args.channel)
+    done = trail.change(args, chan.name, value, "cli")
+    _report(done, chan, value)
     print("On an airgapped grid both channels stay off whatever this setting says.")
     _recorded(done)
     return 0
@@ -95,9 +72,8 @@ def _explain(rep):
         "The Security Onion Console (SOC) in your browser can send feature-usage data",
         f"to Google Analytics through {soc['destination_when_on']} over TLS, to help the",
         "Security Onion developers decide what to improve and what to retire.",
-        f"Sent: {'; '.join(soc['data'])}.",
-        f"Never sent: {', '.join(soc['never'])}.",
-        f"The receiver also sees the {soc['also_known_to_receiver']}.",
+        f"What is sent: {soc['sent_by']}",
+        f"What the receiver sees: {'; '.join(soc['receiver_sees'])}.",
         f"Retention: {soc['retention']}.",
         "You can change this later: search 'SOC Telemetry' in the Configuration screen,",
         "or run `so-telemetry enable soc` / `so-telemetry disable soc`.",
@@ -145,9 +121,9 @@ def prompt(args):
     if answer is None:
         print("No answer; nothing changed.")
         return 1
-    done = trail.change(args, "soc", answer, f"prompt:{args.during}", set_channel)
-    print(f"SOC Telemetry {'enabled' if answer else 'disabled'} ({done.key}: {yaml_word(answer)} in {done.path}).")
-    if args.during == "soup":
-        print(effect(args.pillar_dir))
+    done = trail.change(args, "soc", answer, f"prompt:{args.during}")
+    print(f"SOC Telemetry {'enabled' if answer else 'disabled'} ({done.describe()} in {done.path}).")
+    if args.during == "soup" and done.pillar is not None:
+        print(effect(done.pillar.context()))
     _recorded(done)
     return 0

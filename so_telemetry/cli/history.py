@@ -1,5 +1,6 @@
 """``so-telemetry history [--json] [--channel C] [--verify]``: this manager's
-consent trail, oldest first, in words or JSON (no Salt). ``--verify`` checks
+consent trail, oldest first, in words or JSON (where the trail is: the
+pillar Salt compiles for this manager, as the state finds it). ``--verify`` checks
 the hash chain: exit 1 and the line number at the first altered, removed or
 inserted record."""
 
@@ -10,14 +11,14 @@ import so_telemetry_core as core
 from so_telemetry.cli import trail
 from so_telemetry.cli.output import CliError, printable
 
-CHOICES = ("soc", "os-updates", "airgap")
 LIMITS = ("The chain shows a record altered, removed or inserted inside the trail; it cannot show records removed "
           "from the end, an altered last record, or a consistent rewrite of the whole file (no secret key): "
           "keep a copy of the trail off the manager.")
 
 
 def add_arguments(p):
-    p.add_argument("--channel", choices=CHOICES, type=lambda text: text.replace("_", "-"),
+    p.add_argument("--channel", choices=core.channels.WORDS, type=lambda text: core.channels.get(text).word
+                   if text in core.channels.NAMES else text,
                    help="only this channel's records (soc, os-updates, airgap)")
     p.add_argument("--verify", action="store_true",
                    help="check the hash chain: exit 1 and the first line altered, removed or inserted")
@@ -30,7 +31,7 @@ def describe(line, before):
     gap = ""
     if before is not None and rec["old"] not in (None, before["new"]):
         gap = f" [the record before says {before['new']}: a change in between was not recorded]"
-    return (f"{line.number:>5}  {printable(rec['time'], 40)}  {core.consent.NAMES[rec['channel']]}: {change}, "
+    return (f"{line.number:>5}  {printable(rec['time'], 40)}  {core.channels.get(rec['channel']).title}: {change}, "
             f"via {printable(rec['via'], 40)}, by {printable(rec['by'], 80)} ({printable(rec['source'], 300)}){gap}")
 
 
@@ -41,7 +42,7 @@ def _text(current, channel, result):
         shown = [ln for ln in current.lines if ln.record is None or channel in (None, ln.record["channel"])]
         count = sum(1 for ln in shown if ln.record)
         lines = [f"Consent trail {current.path} ({count} record{'' if count == 1 else 's'}"
-                 f"{', ' + core.consent.NAMES[channel] if channel else ''}; oldest first):"]
+                 f"{', ' + core.channels.get(channel).title if channel else ''}; oldest first):"]
         last = {}
         for ln in shown:
             if ln.record is None:
@@ -71,11 +72,10 @@ def _json(current, channel, result):
 
 def run(args):
     try:
-        path = trail.path(args)
-        current = core.trail.read(path)
-    except (trail.NotRecorded, core.trail.TrailError) as exc:
-        raise CliError(f"cannot read the consent trail: {exc}", kind="trail") from None
-    channel = trail.ENGINE[args.channel] if args.channel else None
+        current = core.trail.read(trail.path(args))
+    except (CliError, core.trail.TrailError) as exc:
+        raise CliError(f"cannot read the consent trail: {exc}", kind=getattr(exc, "kind", None) or "trail") from None
+    channel = core.channels.get(args.channel).name if args.channel else None
     result = core.trail.verify(current) if args.verify else None
     print(_json(current, channel, result) if args.json else _text(current, channel, result))
     return 1 if result is not None and not result["ok"] else 0

@@ -9,7 +9,7 @@ import sys
 import so_telemetry_core as core
 
 from so_telemetry import pillar_edit
-from so_telemetry.cli import audit, channels, check, config, grid, history, status, sync
+from so_telemetry.cli import audit, channels, check, config, grid, history, install, status, sync
 from so_telemetry.cli.output import PROG, CliError, error_line
 from so_telemetry.cli.saltcall import DEFAULT_CONFIG_DIR, DEFAULT_TIMEOUT
 
@@ -27,6 +27,7 @@ examples:
   so-telemetry sync                      Synchronize Grid (on the manager)
   so-telemetry status --grid             has every minion converged? (on the manager)
   so-telemetry --local --config-dir DIR status    masterless
+  so-telemetry install --security-onion --dry-run  what installing on a Security Onion manager would write
 
 Global options may be given before or after the command. Commands that ask
 Salt give up after --timeout seconds with one line on stderr and exit 2.
@@ -109,24 +110,32 @@ def build_parser():
                         "matches the current pillar (read-only); exit 0 all converged, 1 pending or silent")
     p.add_argument("--target", default="*", help="with --grid: minion target (glob), default every accepted minion")
     for action in ("enable", "disable"):
-        p = add(action, f"{action} a telemetry channel in the local pillar (no Salt)", channels.toggle,
+        p = add(action, f"{action} a telemetry channel in the local pillar", channels.toggle,
                 with_json=False, action=action)
-        p.add_argument("channel", choices=sorted(pillar_edit.CHANNELS),
+        p.add_argument("channel", choices=core.channels.SWITCHES,
                        help="soc: SOC Telemetry; os-updates: automatic OS updates and the OS Updates Telemetry")
     p = add("prompt", "ask the SOC Telemetry opt-out question (setup, soup)", channels.prompt, with_json=False)
     p.add_argument("--during", choices=("setup", "soup"), required=True, help="which installer step asks")
     p.add_argument("--unattended", action="store_true", help="do not ask and change nothing (never calls Salt)")
     _sync_arguments(add("sync", "Synchronize Grid: run a highstate on every minion now (on the manager)", sync.run))
-    p = add("config", "search settings like the Configuration screen (no Salt)", None)
+    p = add("config", "the settings as SOC's Configuration screen shows them", None)
     csub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
-    p = add("search", "settings whose title, key or description contains TERM", config.search, parent=csub)
-    p.add_argument("term", metavar="TERM", help='for example "SOC Telemetry" (case-insensitive)')
+    config.add_arguments(add("search", "what SOC's Configuration screen shows for TERM, and what Salt reads",
+                             config.search, parent=csub))
     history.add_arguments(add(
-        "history", "the consent trail: every change of what leaves the network, oldest first (no Salt)", history.run,
+        "history", "the consent trail: every change of what leaves the network, oldest first", history.run,
     ))
     add("audit", "scan the rendered files for external hosts (asks Salt)", audit.run)
     check.add_arguments(add(
         "check", "network preflight: reach exactly the destinations updates and telemetry use (asks Salt)", check.run,
+    ))
+    install.add_arguments(add(
+        "install", "on a Security Onion 2.4 manager: join the library to every highstate (root)", install.install,
+        with_json=False,
+    ))
+    install.add_arguments(add(
+        "uninstall", "on a Security Onion 2.4 manager: take the library out again (root)", install.uninstall,
+        with_json=False,
     ))
     return parser
 
@@ -138,6 +147,9 @@ def main(argv=None):
     except CliError as exc:
         print(error_line(exc), file=sys.stderr, flush=True)
         return exc.code
+    except BrokenPipeError:  # the reader went away (| head): say nothing more
+        sys.stderr.close()
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted; nothing changed", file=sys.stderr)
         return 130

@@ -7,7 +7,7 @@ import os
 import re
 import time
 
-from so_telemetry import saltcompat
+from so_telemetry_core import saltcompat
 from so_telemetry.cli.output import CliError
 
 # A minion's return on the master event bus.

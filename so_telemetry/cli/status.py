@@ -5,7 +5,6 @@ import json
 from so_telemetry.cli import grid
 from so_telemetry.cli.output import CliError, one_line, onoff, printable
 from so_telemetry.cli.saltcall import salt_call
-from so_telemetry.local import scan_local
 
 
 def since_line(since, trail):
@@ -30,9 +29,9 @@ def _soc_lines(soc, trail=None):
         f"  from: {soc['origin']}",
         f"  to: {', '.join(soc['destinations']) or 'nothing'}"
         + ("" if soc["enabled"] else f" (when on: {soc['destination_when_on']})"),
-        f"  data: {'; '.join(soc['data'])}",
-        f"  never: {', '.join(soc['never'])}",
-        f"  also seen by the receiver: {soc['also_known_to_receiver']}",
+        f"  what is sent: {soc['sent_by']} (purpose: {soc['purpose']})",
+        f"  what the receiver sees: {'; '.join(soc['receiver_sees'])}",
+        f"  enforced here: {soc['enforced']}",
         f"  TLS: {'yes' if soc['tls'] else 'no'}; retention: {soc['retention']}",
         f"  change: {soc['change']}",
     ]
@@ -60,7 +59,8 @@ def _os_lines(osu, trail=None):
         + ("" if osu["telemetry"] else f" (when on: {', '.join(osu['destinations_when_on'])})"),
     ]
     lines += _fields_lines(osu)
-    lines.append(f"  allow-list: {', '.join(osu['allow_list'])}; never: {', '.join(osu['never'])}")
+    lines.append(f"  allow-list: {', '.join(osu['allow_list'])}; never in the query: "
+                 f"{', '.join(osu['never_in_query'])}")
     lines.append(f"  also seen by the receiver: {osu['also_known_to_receiver']}")
     lines.append(f"  TLS: {'yes' if osu['tls'] else 'no'}")
     if osu.get("proxy"):
@@ -97,14 +97,7 @@ def format_report(rep):
 def run(args):
     if getattr(args, "grid", False):
         return grid.run(args)
-    try:
-        rep = salt_call(args, "telemetry.report")
-    except CliError as exc:
-        # a Salt failure caused by a broken local pillar file: name it
-        broken = scan_local(args.pillar_dir) if exc.kind == "call" else []
-        if broken:
-            raise CliError(f"{exc} (the local pillar has errors: {'; '.join(w for _p, w in broken)})") from None
-        raise
+    rep = salt_call(args, "telemetry.report")
     if not isinstance(rep, dict):
         raise CliError(f"telemetry.report returned {one_line(rep)}")
     print(json.dumps(rep, indent=2, sort_keys=True) if args.json else format_report(rep))

@@ -50,7 +50,7 @@ import re
 import sys
 import time
 
-from so_telemetry import saltcompat
+from so_telemetry_core import saltcompat
 from so_telemetry.cli import grid as grid_check
 from so_telemetry.cli import master
 from so_telemetry.cli.master import first_line as _first_line

@@ -1,19 +1,18 @@
-"""The consent trail from the command line, without Salt: the manager as the
-engine sees it (the local pillar files, the static grains and the
-``so_telemetry_root`` option of the minion configuration in
-``--config-dir``), and a channel's pillar edit with its record.
+"""A channel's pillar edit from the command line, with its consent record.
 
-``enable``, ``disable`` and ``prompt`` hold the trail's lock over the whole
-"read the pillar, edit it, decide old and new, append", so racing edits are
-each recorded once, chained in the order they happened. Only the edited
-channel is recorded, and only when its effective state changed (``old`` is
-its effective state before the edit). A change of another channel found in
-passing is the next highstate's to record; a hand edit of the edited channel
-that no highstate has recorded yet shows as a record whose ``old`` is not
-the previous record's ``new`` (``history`` points it out). The pillar edit
-comes first: a failure to record never undoes it, it is reported
-(exit 3, :data:`~so_telemetry.cli.output.EXIT_NOT_RECORDED`), and the next
-highstate on the manager records the change (``via: highstate``).
+Everything the command decides from is the pillar Salt compiles for this
+manager (:mod:`so_telemetry.pillar`): the trail's location and each
+channel's effective state, exactly as the ``so_telemetry.consent`` state
+sees them. ``enable``, ``disable`` and ``prompt`` hold the trail's lock over
+the whole "compile, edit, compile again, append", so racing edits are each
+recorded once, chained in the order they happened. Only the edited channel
+is recorded, and only when its effective state changed (``old`` is its
+effective state before the edit). An edit Salt does not read (no pillar top
+lists the file, or a file Salt reads later sets the key too) is undone and
+refused, naming the file that wins. The pillar edit comes first: a failure
+to record never undoes it, it is reported (exit 3,
+:data:`~so_telemetry.cli.output.EXIT_NOT_RECORDED`), and the next highstate
+on the manager records the change (``via: highstate``).
 """
 
 import contextlib
@@ -22,17 +21,9 @@ import pwd
 
 import so_telemetry_core as core
 
-from so_telemetry.cli.output import EXIT_NOT_RECORDED, CliError
-from so_telemetry.cli.saltcall import DEFAULT_CONFIG_DIR
-from so_telemetry.local import LocalPillar, MinionConfigError, minion_config
-
-# the command line's channel names -> the engine's
-ENGINE = {"soc": "soc", "os-updates": "os_updates", "os_updates": "os_updates", "airgap": "airgap"}
-
-
-class NotRecorded(Exception):
-    """The trail cannot say what changed (its location, the grains or the
-    local pillar cannot be read), or cannot be written."""
+from so_telemetry import pillar_edit
+from so_telemetry.cli.output import EXIT_NOT_RECORDED, CliError, yaml_word
+from so_telemetry.pillar import compiled
 
 
 def who():
@@ -51,79 +42,121 @@ def who():
         return f"uid {os.geteuid()}"
 
 
-def node_context(args):
-    """An engine context of this manager: the local pillar of
-    ``--pillar-dir``, the grains and root of ``--config-dir``."""
-    local = LocalPillar(args.pillar_dir)
-    if local.broken:
-        raise NotRecorded("the local pillar is not readable: " + "; ".join(why for _p, why in local.broken))
-    try:
-        grains, root = minion_config(args.config_dir or DEFAULT_CONFIG_DIR)
-    except MinionConfigError as exc:
-        raise NotRecorded(f"the grains are not readable: {exc}") from None
-    return local.context(grains=grains, opts={"so_telemetry_root": root})
-
-
 def path(args):
     """The trail of this manager (as the ``so_telemetry.consent`` state writes it)."""
     try:
-        return core.consent.trail_path(node_context(args))
+        return core.consent.trail_path(compiled(args).context())
     except core.validate.PillarError as exc:
-        raise NotRecorded(str(exc)) from None
+        raise CliError(str(exc), kind="trail") from None
 
 
-def _state(args, channel):
-    try:
-        states, broken = core.consent.effective(node_context(args))
-    except core.validate.PillarError as exc:
-        raise NotRecorded(str(exc)) from None
+def _state(pillar, channel):
+    states, broken = core.consent.effective(pillar.context())
     if channel in broken:
-        raise NotRecorded(str(broken[channel]))
+        raise CliError(str(broken[channel]), kind="pillar")
     return states[channel]
 
 
 class Change:
-    """The outcome of :func:`change`: the pillar ``path``, ``key``, ``old``
-    value, and what the trail says (``note``) or why it could not (``error``,
-    a :class:`CliError` with exit 3 to raise once the change is reported)."""
+    """The outcome of :func:`change`: the pillar ``path`` edited, ``key``,
+    ``old`` and ``new`` value as Salt reads them, ``pillar`` (compiled after
+    the edit, or None), and what the trail says (``note``) or why it could not
+    (``error``, a :class:`CliError` with exit 3 to raise once the change is
+    reported)."""
 
-    def __init__(self, path, key, old):
-        self.path, self.key, self.old = path, key, old
-        self.note, self.error = None, None
+    def __init__(self, path, key, old, new):
+        self.path, self.key, self.old, self.new = path, key, old, new
+        self.pillar, self.note, self.error = None, None, None
+
+    def describe(self):
+        """``soc:telemetryEnabled: true -> false``, as Salt read it before and after."""
+        return f"{self.key}: {yaml_word(self.old)} -> {yaml_word(self.new)}"
 
 
-def change(args, channel, value, via, set_channel):
-    """``set_channel(pillar_dir, channel, value)`` (the pillar edit, which
-    raises :class:`CliError` when nothing changed) and, under the trail's
-    lock, its record ``via`` (``cli``, ``prompt:setup``, ``prompt:soup``)."""
-    name = ENGINE[channel]
-    problem, trail = None, None
+def _edit(target, key, value):
+    """Write ``value`` at ``key`` in ``target``: the file's bytes before (None: it was not there)."""
+    before = None
+    with contextlib.suppress(FileNotFoundError), open(target, "rb") as fh:
+        before = fh.read()
+    try:
+        pillar_edit.set_value(target, key.split(":"), value)
+    except pillar_edit.PillarError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}; nothing was changed") from None
+    return before
+
+
+def _undo(target, before):
+    if before is None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)
+    else:
+        pillar_edit.atomic_write(target, before.decode("utf-8"))
+
+
+def _value(pillar, key, default):
+    found = core.config.lookup(pillar.pillar, key)
+    return default if found is core.config.MISSING else found
+
+
+def _check_took(after, target, key, value, before):
+    """Undo the edit and refuse when Salt does not read ``value`` at ``key`` now."""
+    if core.config.lookup(after.pillar, key) == value and type(core.config.lookup(after.pillar, key)) is type(value):
+        return
+    _undo(target, before)
+    if not after.reads(target):
+        why = f"Salt does not read {target} (no pillar top gives it to {after.node['id']})"
+    else:
+        why = f"{key} is also set in {after.source(key)}, which Salt reads after {target}: change it there"
+    raise CliError(f"{why}; the edit was undone, nothing changed")
+
+
+def change(args, channel, value, via):
+    """Set ``channel`` (``soc``, ``os_updates``) to ``value`` in its local
+    pillar file and record the change ``via`` (``cli``, ``prompt:setup``,
+    ``prompt:soup``) under the trail's lock."""
+    entry = core.channels.get(channel)
+    key = entry.key
+    target = os.path.join(args.pillar_dir, *core.config.local_sls(key).split(".")) + ".sls"
+    problem, trail, first, before_state = None, None, None, None
+    default = core.config.lookup(core.config.defaults(core.Context(), key.split(":")[0]), key.split(":", 1)[1], None)
     with contextlib.ExitStack() as stack:
         try:
-            trail = path(args)
+            first = compiled(args)
+            trail = core.consent.trail_path(first.context())
             stack.enter_context(core.trail.locked(trail))
-            before = _state(args, name)
-        except (NotRecorded, core.trail.TrailError) as exc:
+            first = compiled(args, grains=first.grains)  # again under the lock: no edit of another writer missed
+            before_state = _state(first, channel)
+        except (CliError, core.validate.PillarError) as exc:
             problem = exc
-        done = Change(*set_channel(args.pillar_dir, channel, value))
+        old = _value(first, key, default) if first is not None else None
+        saved = _edit(target, key, value)
+        done = Change(target, key, old, value)
         try:
             if problem is not None:
                 raise problem
-            after = _state(args, name)
-            if after == before:
-                done.note = f"Consent trail: nothing to record ({core.consent.NAMES[name]} stays {after})."
+            after = compiled(args, grains=first.grains)
+            _check_took(after, target, key, value, saved)
+            done.pillar = after
+            after_state = _state(after, channel)
+            if after_state == before_state:
+                done.note = f"Consent trail: nothing to record ({entry.title} stays {after_state})."
                 return done
-            rec = _append(trail, core.consent.entry(name, before, after, via, who(), f"{done.path} {done.key}"))
+            _trail, (rec,) = core.trail.append(trail, [core.consent.entry(channel, before_state, after_state, via,
+                                                                           who(), f"{target} {key}")])
             done.note = f"Consent trail: recorded {core.consent.describe(rec)} (record {rec['seq']} of {trail})."
-        except (NotRecorded, core.trail.TrailError) as exc:
-            done.error = CliError(
-                f"the change was made but the consent trail{'' if trail is None else ' ' + trail} could not "
-                f"record it: {exc}. The next highstate on the manager records it (via highstate, by unknown).",
-                kind="trail", code=EXIT_NOT_RECORDED)
+        except CliError as exc:
+            if exc.kind is None:  # the edit was undone: nothing changed
+                raise
+            done.error = _not_recorded(trail, exc)
+        except (core.validate.PillarError, core.trail.TrailError) as exc:
+            done.error = _not_recorded(trail, exc)
     return done
 
 
-def _append(trail, ent):
-    current = core.trail.read(trail)
-    (rec,) = core.trail.write(current, core.trail.chain(current, [ent]))
-    return rec
+def _not_recorded(trail, exc):
+    return CliError(
+        f"the change was made but the consent trail{'' if trail is None else ' ' + trail} could not record it: "
+        f"{exc}. The next highstate on the manager records it (via highstate, by unknown).",
+        kind="trail", code=EXIT_NOT_RECORDED)

@@ -88,7 +88,7 @@ def check_file(path, expect):
 
 
 def leftovers(directory):
-    return sorted(n for n in os.listdir(directory) if n.startswith(".") and not n.endswith(".lock"))
+    return sorted(n for n in os.listdir(directory) if n.startswith("."))
 
 
 def test_same_key_eight_writers(tmp_path):

@@ -40,7 +40,7 @@ def test_writer_waits_for_the_lock(tmp_path):
         assert done == [] and "true" in path.read_text()
     thread.join(10)
     assert done == [True] and read_value(str(path), SOC_KEYS) is False
-    assert sorted(os.listdir(tmp_path)) == [".soc_soc.sls.lock", "soc_soc.sls"]
+    assert sorted(os.listdir(tmp_path)) == ["soc_soc.sls"]
 
 
 def test_new_file_is_0640_whatever_the_umask(tmp_path):

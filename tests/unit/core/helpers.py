@@ -71,10 +71,9 @@ def configs(ctx):
 
 
 def append(path, *entries):
-    """Append consent records to the trail at ``path`` as the CLI does."""
-    with core.trail.locked(path):
-        trail = core.trail.read(path)
-        return core.trail.write(trail, core.trail.chain(trail, list(entries)))
+    """The records :func:`so_telemetry_core.trail.append` (the one way records
+    are added) writes for ``entries``."""
+    return core.trail.append(path, list(entries))[1]
 
 
 def ent(channel="soc", old="on", new="off", by="alice", src="/p/soc/soc_soc.sls soc:telemetryEnabled"):

@@ -1,8 +1,10 @@
-"""Every difference between the supported Salt lines, for the ``so_telemetry`` package.
+"""Every difference between the supported Salt lines, in one place: for
+the engine, the states and the command line.
 
 Supported: Salt 3006.9 (the onedir Security Onion 2.4 ships) and 3008.x. A
-difference is detected by feature (signature, attribute), not by the version
-string, so a patched 3006 or a later 3008 release takes the right branch.
+difference is detected by feature (signature, attribute, behaviour), not by
+the version string, so a patched 3006 or a later 3008 release takes the
+right branch.
 
 * ``check_minions``: 3008's ``CkMinions.check_minions()`` takes ``fun`` (the
   function about to run, which decides whether resources are merged in);
@@ -13,9 +15,11 @@ string, so a patched 3006 or a later 3008 release takes the right branch.
   daemon thread and gives up after ``wait`` plus a grace period, raising
   ``EventBusStuck``; the stuck thread is then left behind (the caller ends
   the process with ``os._exit``).
-* ``new_file_mode``: a file that ``salt.utils.atomicfile.atomic_open``
-  creates (none was there) is ``0666 & ~umask`` on 3008 and mkstemp's 0600 on
-  3006.9; set the mode the caller wants on both.
+* ``atomic_write``: ``salt.utils.atomicfile.atomic_open`` is the one
+  atomic writer (the consent trail, pillar edits, the install). A file it
+  creates (none was there) gets ``0666 & ~umask`` on 3008 and mkstemp's 0600
+  on 3006.9, and 3006.9's ``close`` does not fsync before the rename: both
+  are set here so every line writes the same file.
 """
 
 import functools
@@ -45,11 +49,53 @@ def check_minions(opts, target, tgt_type="glob", fun=None):
     return sorted(set(res.get("minions") or []))
 
 
-def new_file_mode(path, mode):
-    """Give a file ``atomic_open`` just created ``mode`` on every Salt line."""
+def atomic_write(path, data, mode=0o640, owner=None, force=False):
+    """Replace ``path`` with ``data`` (bytes) through Salt's
+    ``salt.utils.atomicfile.atomic_open``: a temporary file in the same
+    directory, fsync'd, renamed over ``path``. An existing file keeps its
+    owner and mode unless ``force``; a new one (or, with ``force``, any) gets
+    ``mode`` and ``owner`` (``(uid, gid)``, when run as root). On any failure
+    the old file is left as it was and no temporary file remains."""
     import os  # pylint: disable=import-outside-toplevel
 
-    os.chmod(path, mode)
+    import salt.utils.atomicfile  # pylint: disable=import-outside-toplevel
+
+    new = not os.path.exists(path)
+    # 3008 gives a new file 0666 & ~umask when it renames it into place
+    old_umask = os.umask(~mode & 0o777) if new else None
+    fh = None
+    try:
+        if force and not new:
+            # atomic_open copies the old file's owner and mode onto the new one
+            os.chmod(path, mode)
+            if owner is not None and os.geteuid() == 0:
+                os.chown(path, *owner)
+        fh = salt.utils.atomicfile.atomic_open(path, "wb")
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())  # 3006.9's close renames without it
+        if new:
+            os.chmod(fh.name, mode)  # 3006.9 keeps the temporary file's 0600
+            if owner is not None and os.geteuid() == 0:
+                os.chown(fh.name, *owner)
+        fh.close()
+        fh = None
+    finally:
+        if fh is not None:  # a failure: close and remove the temporary file
+            fh.__exit__(OSError, OSError("write failed"), None)
+        if old_umask is not None:
+            os.umask(old_umask)
+
+
+def sync_directory(directory):
+    """fsync a directory, so a rename in it survives a crash."""
+    import os  # pylint: disable=import-outside-toplevel
+
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 class EventBusStuck(Exception):
