@@ -23,8 +23,8 @@ import os
 
 import so_telemetry_core as core
 
-from so_telemetry.cli.output import CliError, one_line
-from so_telemetry.cli.saltcall import DEFAULT_CONFIG_DIR, ask
+from so_telemetry.cli.output import CliError
+from so_telemetry.cli.saltcall import DEFAULT_CONFIG_DIR, RenderErrors, ask, locate, pillar_error
 
 
 @dataclasses.dataclass
@@ -98,17 +98,19 @@ def _compile(opts, config_dir, grains):
     # as the salt-master does for the pillars it compiles: no walk of every
     # file root to refresh the file server's caches (seconds on a manager)
     popts["__fs_update"] = True
+    popts["pillar_safe_render_error"] = False  # say what failed to render, and where
     pillar = salt.pillar.get_pillar(popts, dict(grains), opts["id"], saltenv=opts.get("saltenv"),
                                     pillarenv=opts.get("pillarenv"))
+    rendered = RenderErrors()
     try:
-        data = pillar.compile_pillar()
+        with rendered:
+            data = pillar.compile_pillar()
         files = _per_file(pillar) if isinstance(pillar, salt.pillar.Pillar) else []
     finally:
         getattr(pillar, "destroy", lambda: None)()
     errors = data.get("_errors") if isinstance(data, dict) else None
     if errors:
-        raise CliError("the pillar does not render: " + one_line(errors[0] if isinstance(errors, list) else errors),
-                       kind="pillar")
+        raise CliError(pillar_error(errors, rendered, lambda sls: locate(popts, sls)), kind="pillar")
     roots = [r for env in (popts.get("pillar_roots") or {}).values() for r in env]
     node = {"id": opts["id"], "so_telemetry_root": opts.get("so_telemetry_root") or ""}
     return Compiled(dict(data), dict(grains), node, files, roots)

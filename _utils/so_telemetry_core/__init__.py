@@ -8,7 +8,7 @@ of the formula's files). The ``telemetry`` execution and state modules are
 thin faces over it; the ``so-telemetry`` command uses it too. Minions get it
 with ``saltutil.sync_all`` (``salt://_utils``); ``pip install`` ships it."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 import importlib
 

@@ -22,8 +22,10 @@ right branch.
   are set here so every line writes the same file.
 """
 
+import contextlib
 import functools
 import inspect
+import sys
 
 
 @functools.lru_cache(maxsize=None)
@@ -79,10 +81,14 @@ def atomic_write(path, data, mode=0o640, owner=None, force=False):
             if owner is not None and os.geteuid() == 0:
                 os.chown(fh.name, *owner)
         fh.close()
-        fh = None
+    except BaseException:
+        if fh is not None:  # the old file stays; the temporary file goes (a full disk fails its close too)
+            with contextlib.suppress(Exception):
+                fh.__exit__(*sys.exc_info())  # closes without renaming
+            with contextlib.suppress(OSError):
+                os.unlink(fh.name)
+        raise
     finally:
-        if fh is not None:  # a failure: close and remove the temporary file
-            fh.__exit__(OSError, OSError("write failed"), None)
         if old_umask is not None:
             os.umask(old_umask)
 

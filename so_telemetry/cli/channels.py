@@ -43,10 +43,10 @@ def _recorded(done):
 
 
 def _report(done, chan, value):
-    if done.old == value and type(done.old) is type(value):
-        print(f"{done.key} was already {'true' if value else 'false'} for Salt ({done.path} says so now).")
+    if done.old_set and done.old is not trail.UNKNOWN and done.old == value and type(done.old) is type(value):
+        print(f"{done.key} was already {'true' if value else 'false'} (as Salt reads it; {done.path} says so).")
     else:
-        print(f"{done.describe()} (as Salt reads it) in {done.path}")
+        print(f"{done.describe()} in {done.path} (as Salt reads it, before and after)")
     ctx = done.pillar.context() if done.pillar is not None else None
     print(f"{chan.title} {'enabled' if value else 'disabled'}. "
           + (effect(ctx) if ctx else "Takes effect at the next grid resync or now with `so-telemetry sync`."))

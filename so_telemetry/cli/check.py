@@ -11,24 +11,27 @@ import json
 import os
 
 from so_telemetry.cli.output import CliError
-from so_telemetry.cli.saltcall import DEFAULT_TIMEOUT, salt_call
-
-
-def add_arguments(parser):
-    """``check``'s own options (``--json`` and ``--timeout`` are the global
-    ones; for check, ``--timeout`` is what each request may take, default
-    10 s, and Salt is given enough time for every destination)."""
-    parser.add_argument("--dry-run", action="store_true", help="show each exact request (URL, headers); send nothing")
-    parser.add_argument("--ca-bundle", metavar="FILE", default=None,
-                        help="CA bundle to trust (default: REQUESTS_CA_BUNDLE, else the system CA store)")
+from so_telemetry.cli.saltcall import salt_call, timeout_of
 
 
 REQUEST_TIMEOUT = 10.0
 
 
+def add_arguments(parser):
+    """``check``'s own options: ``--request-timeout`` is what each request
+    may take (default 10 s); Salt is given ``--timeout`` plus enough time for
+    every destination."""
+    parser.add_argument("--dry-run", action="store_true", help="show each exact request (URL, headers); send nothing")
+    parser.add_argument("--request-timeout", metavar="S", type=float, default=None,
+                        help=f"what each request may take (default {REQUEST_TIMEOUT:g} s)")
+    parser.add_argument("--ca-bundle", metavar="FILE", default=None,
+                        help="CA bundle to trust (default: REQUESTS_CA_BUNDLE, else the system CA store)")
+
+
+
 def request_timeout(args):
-    """What each request may take: ``--timeout``, default 10 s."""
-    return float(getattr(args, "timeout", None) or REQUEST_TIMEOUT)
+    """What each request may take: ``--request-timeout``, default 10 s."""
+    return float(getattr(args, "request_timeout", None) or REQUEST_TIMEOUT)
 
 
 def salt_args(args):
@@ -94,7 +97,7 @@ def run(args):
     """``so-telemetry check``: 0 ok, 1 a destination unreachable, 2 Salt failed."""
     # Salt itself gets enough time for every destination (at most 4) on top
     # of its own start-up.
-    res = salt_call(args, "telemetry.check", *salt_args(args), timeout=DEFAULT_TIMEOUT + 4 * request_timeout(args))
+    res = salt_call(args, "telemetry.check", *salt_args(args), timeout=timeout_of(args) + 4 * request_timeout(args))
     if not isinstance(res, dict) or "destinations" not in res:
         raise CliError(f"telemetry.check failed: {res}")
     if args.json:

@@ -67,7 +67,7 @@ def print_lines(items):
 
 def run(args):
     target = args.target or "*"
-    timeout = float(args.timeout or DEFAULT_TIMEOUT)
+    timeout = float(getattr(args, "minion_timeout", None) or DEFAULT_TIMEOUT)
     with master.session(args.config_dir) as (client, opts):
         minions = master.resolve(opts, target, fun="telemetry.converged")
         if not minions:

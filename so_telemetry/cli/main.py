@@ -65,14 +65,40 @@ def _global_options(parser, suppress, with_json):
                        default=default(os.environ.get("SO_TELEMETRY_PILLAR_DIR", pillar_edit.DEFAULT_PILLAR_DIR)),
                        help=f"local pillar root the settings are read from and written to "
                             f"(default {pillar_edit.DEFAULT_PILLAR_DIR})")
-    group.add_argument("--timeout", type=_positive,
+    group.add_argument("--timeout", type=_positive, action=_Given,
                        default=default(_positive(env_timeout) if env_timeout else None), metavar="S",
-                       help=f"give up on Salt after S seconds (default {DEFAULT_TIMEOUT:g}; "
-                            f"for sync: per minion, default {sync.SYNC_TIMEOUT}; for status --grid: a minion "
-                            f"not answering within S is named silent, default {grid.DEFAULT_TIMEOUT:g})")
+                       help=f"give up on the command's own Salt calls after S seconds (default {DEFAULT_TIMEOUT:g}); "
+                            "how long sync and status --grid wait for each minion is --minion-timeout, what each "
+                            "request of check may take --request-timeout")
     if with_json:
         group.add_argument("--json", action="store_true", default=default(False),
                            help="print JSON (status, status --grid, sync, config search, audit, check, history)")
+
+
+class _Given(argparse.Action):
+    """Stores the value and remembers that it was given on the command line."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.timeout_given = True
+
+
+# --timeout meant these until 0.3.0; the old spelling still works for one release
+DEPRECATED_TIMEOUT = {"sync": "minion_timeout", "status --grid": "minion_timeout", "check": "request_timeout"}
+
+
+def _deprecated_timeout(args):
+    """``--timeout`` given to sync, status --grid or check sets, as before
+    0.3.0, how long each minion or request may take (with a note on stderr),
+    unless the new option is given too."""
+    command = "status --grid" if args.command == "status" and getattr(args, "grid", False) else args.command
+    new = DEPRECATED_TIMEOUT.get(command)
+    if not new or not getattr(args, "timeout_given", False) or getattr(args, new, None) is not None:
+        return
+    setattr(args, new, args.timeout)
+    option = "--" + new.replace("_", "-")
+    print(f"{PROG}: note: --timeout for {command} is deprecated and will stop meaning this in the next release; "
+          f"use {option} {args.timeout:g} (--timeout now bounds the command's own Salt calls)", file=sys.stderr)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -89,7 +115,9 @@ def _sync_arguments(p):
                         "the next starts as one returns (default: all at once)")
     p.add_argument("--queue", action="store_true",
                    help="state.highstate queue=True: a busy minion queues behind its running highstate "
-                        "instead of answering busy (still bounded by --timeout)")
+                        "instead of answering busy (still bounded by --minion-timeout)")
+    p.add_argument("--minion-timeout", metavar="S", type=_positive, default=None,
+                   help=f"how long each minion's highstate may take (default {sync.SYNC_TIMEOUT} s)")
 
 
 def build_parser():
@@ -109,6 +137,9 @@ def build_parser():
                    help="ask every matched minion through the master whether what it has rendered and scheduled "
                         "matches the current pillar (read-only); exit 0 all converged, 1 pending or silent")
     p.add_argument("--target", default="*", help="with --grid: minion target (glob), default every accepted minion")
+    p.add_argument("--minion-timeout", metavar="S", type=_positive, default=None,
+                   help=f"with --grid: a minion not answering within S is named silent "
+                        f"(default {grid.DEFAULT_TIMEOUT:g} s)")
     for action in ("enable", "disable"):
         p = add(action, f"{action} a telemetry channel in the local pillar", channels.toggle,
                 with_json=False, action=action)
@@ -142,6 +173,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    _deprecated_timeout(args)
     try:
         return args.func(args)
     except CliError as exc:

@@ -22,7 +22,7 @@ conflict: it is retried after ``--retry-wait`` seconds up to ``--retries``
 times and counted failed if still busy. ``--queue`` passes ``queue=True`` to
 ``state.highstate``: a busy minion queues its run behind the running one
 instead of answering busy (the retry stays for the non-queue path); the wait
-still ends at ``--timeout``.
+still ends at ``--minion-timeout``.
 
 ``--batch N`` or ``--batch N%`` (of the matched minions, rounded up, at least
 1): at most that many minions run at a time, as a sliding window over Salt's
@@ -33,7 +33,7 @@ published at once. This is what ``salt --batch`` (``salt.cli.batch``) does
 too, but Salt's batch prints its own output, polls the minions with
 ``saltutil.find_job`` every ``gather_job_timeout`` and returns no per-minion
 job to retry; here each minion keeps its own job, progress line, busy retry
-and ``--timeout`` (counted from its own publish). A busy minion gives its slot
+and ``--minion-timeout`` (counted from its own publish). A busy minion gives its slot
 back while it waits for its retry, and is published again before minions not
 yet started. Exit 0 when every minion is ok, 1 when
 any failed, 2 when nothing could be run (no master configuration, no matching
@@ -145,7 +145,7 @@ class Grid:
         self.size = size or max(1, self.total)  # at most this many jobs at a time
         self.kwarg = {"queue": True} if getattr(args, "queue", False) else None
         self.waiting = list(minions)  # not yet published (a retry goes first)
-        self.timeout = max(1, int(args.timeout or SYNC_TIMEOUT))
+        self.timeout = max(1, int(getattr(args, "minion_timeout", None) or SYNC_TIMEOUT))
         self.retries = max(0, int(args.retries))
         self.retry_wait = max(0.0, float(args.retry_wait))
         self.progress = progress or Progress(self.total, "lines")

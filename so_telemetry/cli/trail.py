@@ -26,6 +26,9 @@ from so_telemetry.cli.output import EXIT_NOT_RECORDED, CliError, yaml_word
 from so_telemetry.pillar import compiled
 
 
+UNKNOWN = object()  # Salt could not say what the value was
+
+
 def who():
     """Who makes the change: ``SUDO_USER`` when set, else the login user,
     else the effective user's name."""
@@ -67,10 +70,19 @@ class Change:
     def __init__(self, path, key, old, new):
         self.path, self.key, self.old, self.new = path, key, old, new
         self.pillar, self.note, self.error = None, None, None
+        self.old_set = True
 
     def describe(self):
-        """``soc:telemetryEnabled: true -> false``, as Salt read it before and after."""
-        return f"{self.key}: {yaml_word(self.old)} -> {yaml_word(self.new)}"
+        """``soc:telemetryEnabled: true -> false``, as Salt read it before and
+        after: ``(not set, default true)`` when no pillar set it, ``unknown``
+        when Salt could not say."""
+        if self.old is UNKNOWN:
+            old = "unknown"
+        elif self.old_set:
+            old = yaml_word(self.old)
+        else:
+            old = f"(not set, default {yaml_word(self.old)})"
+        return f"{self.key}: {old} -> {yaml_word(self.new)}"
 
 
 def _edit(target, key, value):
@@ -96,8 +108,9 @@ def _undo(target, before):
 
 
 def _value(pillar, key, default):
+    """``(value Salt reads at key, whether a pillar sets it)``."""
     found = core.config.lookup(pillar.pillar, key)
-    return default if found is core.config.MISSING else found
+    return (default, False) if found is core.config.MISSING else (found, True)
 
 
 def _check_took(after, target, key, value, before):
@@ -130,9 +143,10 @@ def change(args, channel, value, via):
             before_state = _state(first, channel)
         except (CliError, core.validate.PillarError) as exc:
             problem = exc
-        old = _value(first, key, default) if first is not None else None
+        old, old_set = _value(first, key, default) if problem is None else (UNKNOWN, True)
         saved = _edit(target, key, value)
         done = Change(target, key, old, value)
+        done.old_set = old_set
         try:
             if problem is not None:
                 raise problem

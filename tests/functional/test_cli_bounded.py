@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -136,11 +135,11 @@ def test_global_options_either_side(sandbox, tmp_path, before):
     assert proc.returncode == 0, proc.stderr
     assert "telemetryEnabled: false" in (sandbox.pillar_dir / "soc" / "soc_soc.sls").read_text()
 
-    hits = json.loads(run(cmd("config", "search", "SOC Telemetry", "--json"), env).stdout)
-    assert {h["key"]: h["current"] for h in hits}["soc:telemetryEnabled"] is False
+    hits = json.loads(run(cmd("config", "search", "SOC Telemetry", "--json"), env).stdout)["settings"]
+    assert {h["id"]: h["salt"]["value"] for h in hits}["soc.telemetryEnabled"] is False
 
     # sync reads --config-dir wherever it is: the sandbox has no master config
-    sync = run(cmd("sync"), env)
+    sync = run([w for w in cmd("sync") if w not in ("--timeout", "30")], env)
     assert_one_line_error(sync, f"no salt-master configuration at {sandbox.config_dir}/master")
 
 
@@ -169,68 +168,24 @@ def test_prompt_unattended_needs_no_salt(tmp_path):
     assert not pillar.exists()
 
 
-def test_config_search_without_salt(tmp_path):
+def test_config_search_bounded_by_a_dead_master(tmp_path):
+    """The screen needs no Salt; Salt's view is asked within --timeout and
+    said unknown when the master does not answer."""
     env = clean_env(tmp_path)
-    pillar = tmp_path / "pillar"
+    pillar = tmp_path / "local" / "pillar"
     (pillar / "soc").mkdir(parents=True)
     (pillar / "soc" / "soc_soc.sls").write_text("# admin\nsoc:\n  telemetryEnabled: false\n")
-    # config dir with a dead master: Salt would hang or fail; search must not care
     conf = tmp_path / "etc-salt"
     conf.mkdir()
     (conf / "minion").write_text(f"master: 127.0.0.1\nmaster_port: {free_port()}\n")
-    args = ["config", "search", "telemetry", "--json", "--pillar-dir", str(pillar), "--config-dir", str(conf)]
-    hits = {h["key"]: h for h in json.loads(run(args, env).stdout)}
-    soc = hits["soc:telemetryEnabled"]
-    assert soc["current"] is False and soc["source"] == str(pillar / "soc" / "soc_soc.sls")
-    assert soc["default"] is True
-    assert soc["helpLink"] == "https://docs.securityonion.net/en/2.4/telemetry.html"
-    osu = hits["patch:os:enabled"]
-    assert osu["current"] is True and osu["source"] == "default"
-    text = run([*args[:3], "--pillar-dir", str(pillar)], env).stdout
-    assert "current: false (from " in text and "current: true (default)" in text
-    assert "help: https://docs.securityonion.net/en/2.4/telemetry.html" in text
-    airgap = run(["config", "search", "airgap", "--pillar-dir", str(pillar)], env).stdout
-    assert "help: https://docs.securityonion.net/en/2.4/airgap.html" in airgap
-
-    # no Salt configuration, client, loader or minion: only the engine's plain helpers
-    code = (
-        "import sys; from so_telemetry.cli.main import main; rc = main(['config', 'search', 'telemetry', "
-        f"'--pillar-dir', {str(pillar)!r}]); "
-        "used = [m for m in sys.modules if m.split('.')[:2] in (['salt', 'config'], ['salt', 'client'], "
-        "['salt', 'loader'], ['salt', 'minion'], ['salt', 'crypt'])]; "
-        "assert not used, used; "
-        "sys.exit(rc)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False,
-                          timeout=HARNESS_TIMEOUT)
-    assert proc.returncode == 0, proc.stderr
-
-
-@pytest.mark.parametrize("content,why", [
-    ("soc:\n  telemetryEnabled: true\n   other: [x\n", "line 3"),
-    ("soc:\n  telemetryEnabled: {{ salt['pillar.get']('x') }}\n", "Jinja"),
-], ids=["bad-yaml", "jinja"])
-def test_config_search_says_unknown(tmp_path, content, why):
-    pillar = tmp_path / "pillar"
-    (pillar / "soc").mkdir(parents=True)
-    (pillar / "soc" / "soc_soc.sls").write_text(content)
-    proc = run(["config", "search", "telemetryEnabled", "--pillar-dir", str(pillar)], clean_env(tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    line = next(ln for ln in proc.stdout.splitlines() if "current:" in ln)
-    assert "current: unknown (local pillar not readable: " in line and why in line, line
-    assert str(pillar / "soc" / "soc_soc.sls") in line
-    hit = json.loads(run(["config", "search", "telemetryEnabled", "--json", "--pillar-dir", str(pillar)],
-                         clean_env(tmp_path)).stdout)[0]
-    assert hit["current"] is None and why in hit["unknown"]
-    # other components are still known
-    osu = run(["config", "search", "patch:os:enabled", "--pillar-dir", str(pillar)], clean_env(tmp_path)).stdout
-    assert "current: true (default)" in osu
-
-
-def test_config_search_missing_pillar_dir(tmp_path):
-    proc = run(["config", "search", "SOC Telemetry", "--pillar-dir", str(tmp_path / "nope")], clean_env(tmp_path))
-    assert proc.returncode == 0
-    assert "current: unknown (local pillar not readable: " in proc.stdout
+    args = ["config", "search", "SOC Telemetry", "--pillar-dir", str(pillar), "--config-dir", str(conf),
+            "--timeout", "5"]
+    out = json.loads(run([*args, "--json"], env).stdout)
+    (soc,) = out["settings"]
+    assert soc["id"] == "soc.telemetryEnabled" and soc["value"] == "false"  # the screen: the local file
+    assert "unreachable" in soc["salt"]["error"]
+    text = run(args, env).stdout
+    assert 'screen: "false"' in text and "Salt reads: unknown (salt master 127.0.0.1" in text
 
 
 # --------------------------------------------------------------------------
@@ -240,7 +195,7 @@ def test_config_search_missing_pillar_dir(tmp_path):
 def test_toggle_says_old_value_in_yaml_words(sandbox):
     soc = sandbox.pillar_dir / "soc" / "soc_soc.sls"
     out = sandbox.cli("disable", "soc", check=True).stdout
-    assert f"soc:telemetryEnabled: (not set, default true) -> false in {soc}" in out
+    assert f"soc:telemetryEnabled: (not set, default true) -> false in {soc} (as Salt reads it" in out
     out = sandbox.cli("enable", "soc", check=True).stdout
     assert "soc:telemetryEnabled: false -> true in" in out
     out = sandbox.cli("enable", "soc", check=True).stdout

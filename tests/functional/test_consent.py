@@ -21,7 +21,7 @@ import pytest
 import so_telemetry_core as core
 import yaml
 
-from tests.conftest import save_figures, SO_TELEMETRY, state_results
+from tests.conftest import REPO, save_figures, SO_TELEMETRY, state_results
 from tests.functional.test_cli import run_tty
 from tests.functional.test_faults import AS_ROOT, salt_cmd
 
@@ -325,8 +325,11 @@ def test_hostile_values_cannot_break_a_line(manager, tmp_path):
              ("enable", {"SUDO_USER": "B" * 100_000}, box.pillar_dir),
              ("disable", {"SUDO_USER": "\udcff\x1b[2J"}, odd)]
     for action, env, pillar in cases:
+        if pillar == odd:  # Salt reads the odd directory as its local pillar root from now on
+            box.write_config(pillar_roots={"base": [str(odd), str(REPO / "pillar")]})
         proc = box.cli("--pillar-dir", str(pillar), action, "soc", env=env)
         assert proc.returncode == 0 and "Consent trail: recorded" in proc.stdout, proc.stdout + proc.stderr
+    box.write_config()  # Salt reads the sandbox's own local pillar root again
     data = box.path(TRAIL).read_bytes()
     assert data.isascii() and data.count(b"\n") == 3
     recs = records(box)

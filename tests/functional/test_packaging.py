@@ -15,6 +15,7 @@ def test_entry_point_exposes_modules_without_file_roots(sandbox, tmp_path):
     assert state["soc"]["enabled"] is False and "airgap" in state["soc"]["reason"]
     assert sandbox.salt_call("sys.list_state_functions", "telemetry") == [
         "telemetry.analytics_managed",
+        "telemetry.annotations_managed",
         "telemetry.consent_recorded",
         "telemetry.highstate_schedule",
         "telemetry.patch_schedule",

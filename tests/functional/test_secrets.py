@@ -51,15 +51,18 @@ def test_no_secret_leaves(sandbox):
     assert returns["telemetry.check"]["result"] is False  # it did try, through the proxy
 
     # what the commands print
-    outputs = [sandbox.cli(*args) for args in (["status"], ["status", "--json"], ["config", "search", "proxy"],
-                                               ["config", "search", "proxy", "--json"], ["check", "--dry-run"],
+    outputs = [sandbox.cli(*args) for args in (["status"], ["status", "--json"],
+                                               ["config", "search", "proxy", "--advanced"],
+                                               ["config", "search", "proxy", "--json", "--advanced"],
+                                               ["check", "--dry-run"],
                                                ["audit"])]
     for proc in outputs:
         assert proc.returncode in (0, 1), proc.stderr
         for secret in secrets:
             assert secret not in proc.stdout + proc.stderr, f"so-telemetry printed the password: {proc.args}"
-    hit = {h["key"]: h for h in json.loads(outputs[3].stdout)}["manager:proxy"]
-    assert hit["sensitive"] is True and hit["current"].startswith("http://alice:******@127.0.0.1:")
+    hit = {h["id"]: h for h in json.loads(outputs[3].stdout)["settings"]}["manager.proxy"]
+    assert hit["sensitive"] is True and hit["value"] == "******"  # the screen
+    assert hit["salt"]["value"].startswith("http://alice:******@127.0.0.1:")  # what Salt reads, masked
 
     # the minion's log, at debug level
     log = sandbox.base / "var" / "log" / "salt" / "minion"

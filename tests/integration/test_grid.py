@@ -6,10 +6,13 @@ administrator does: ``state.highstate`` through the master, pillar edits,
 The tests run in file order and each sets the whole test pillar it needs.
 """
 
+import concurrent.futures
 import configparser
 import json
-import pathlib
+import os
+import pty
 import re
+import select
 import subprocess
 import threading
 import time
@@ -17,21 +20,13 @@ import urllib.parse
 
 import pytest
 
-from tests.conftest import SO_TELEMETRY
-from .conftest import AIRGAP, MANAGER, SENSOR
+from tests.conftest import SO_TELEMETRY, save_figures
+from .conftest import (AIRGAP, ALL, ANALYTICS, MANAGER, OK_LINE, REPO_FILE, RETRY, SENSOR, SOC_JSON,
+                       assert_synced_ok, final_lines)
 
 pytestmark = pytest.mark.integration
 
-ANALYTICS = "/opt/so/conf/soc/analytics.js"
-SOC_JSON = "/opt/so/conf/soc/soc.json"
-REPO_FILE = "/etc/yum.repos.d/securityonion.repo"
-ALL = (MANAGER, SENSOR, AIRGAP)
 QUERY = {"version": "2.4.190", "os": "oracle9", "arch": "x86_64"}
-OK_LINE = re.compile(r"^\[(\d+)/(\d+)\] (\S+): ok, (\d+) changed$")
-SUMMARY = re.compile(r"^Synchronize Grid: (\d+) minion\(s\), (\d+) ok, (\d+) failed(?: \((.*)\))?$")
-# Generous retries: right after `patch_os_schedule` is added Salt starts it at once
-# (see test_patch_os_schedule_waits_for_its_interval), so a minion can be busy.
-RETRY = ("--retries", "20", "--retry-wait", "1")
 
 
 def repo_section(text):
@@ -43,33 +38,6 @@ def repo_section(text):
 
 def baseurls(grid, minion):
     return repo_section(grid.path(minion, REPO_FILE).read_text())["baseurl"].split()
-
-
-def final_lines(stdout):
-    """{minion: line} of the final per-minion progress lines, in order."""
-    out = {}
-    for line in stdout.splitlines():
-        match = re.match(r"^\[(\d+)/(\d+)\] (\S+): (ok|FAILED)\b", line)
-        if match:
-            assert match.group(3) not in out, f"two final lines for {match.group(3)}:\n{stdout}"
-            out[match.group(3)] = line
-    return out
-
-
-def summary(stdout):
-    lines = [line for line in stdout.splitlines() if SUMMARY.match(line)]
-    assert len(lines) == 1, stdout
-    return SUMMARY.match(lines[0]).groups()
-
-
-def assert_synced_ok(proc, minions):
-    assert proc.returncode == 0, f"rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    finals = final_lines(proc.stdout)
-    assert set(finals) == set(minions), proc.stdout
-    assert [int(OK_LINE.match(line).group(1)) for line in finals.values()] == list(range(1, len(minions) + 1))
-    assert all(OK_LINE.match(line).group(2) == str(len(minions)) for line in finals.values())
-    assert summary(proc.stdout) == (str(len(minions)), str(len(minions)), "0", None)
-    return finals
 
 
 # --------------------------------------------------------------------------
@@ -113,7 +81,7 @@ def test_classify(ret, retcode, expected):
 def test_file_server_serves_no_virtualenv_git_or_tmp(grid):
     """<repo> is a file root: its virtualenvs (one per Salt line), .git and
     .tmp stay off the file server."""
-    files = grid.call(MANAGER, "cp.list_master")
+    files = grid.one(MANAGER, "cp.list_master")
     assert "_modules/telemetry.py" in files and "so_telemetry/soc/init.sls" in files, files[:20]
     hidden = [f for f in files if any(p in (".git", ".tmp") or p.startswith(".venv") for p in f.split("/")[:-1])]
     assert hidden == [], hidden[:20]
@@ -122,7 +90,9 @@ def test_file_server_serves_no_virtualenv_git_or_tmp(grid):
 def test_highstate_renders_the_grid(grid):
     """A highstate through the master: the manager mirrors upstream with the
     query and serves the SOC files, the node points at its manager, the
-    airgapped node at its local repo; every minion gets the resync schedule."""
+    airgapped node at its local repo; every minion gets the resync schedule,
+    and no job starts when it is added (run_on_start false: the OS patch job
+    would run at once)."""
     grid.set_pillar({})
     grid.highstate()
 
@@ -148,8 +118,9 @@ def test_highstate_renders_the_grid(grid):
     assert "http" not in grid.path(AIRGAP, REPO_FILE).read_text()
     assert set(grid.files(AIRGAP)) == {REPO_FILE}
 
-    for minion in ALL:
-        sched = grid.schedule(minion)
+    schedules = grid.schedules()
+    assert set(schedules) == set(ALL), schedules
+    for minion, sched in schedules.items():
         job = sched.get("highstate_schedule")
         assert job, f"{minion}: no highstate schedule in {sched}"
         assert job["function"] == "state.highstate"
@@ -161,6 +132,7 @@ def test_highstate_renders_the_grid(grid):
             patch = sched.get("patch_os_schedule")
             assert patch and patch["function"] == "state.sls" and patch["args"] == ["so_telemetry.patch.os"]
             assert patch["hours"] == 8 and patch["splay"] == 900 and patch["maxrunning"] == 1
+            assert patch["run_on_start"] is False
 
 
 def test_sync_is_idempotent_with_progress_and_summary(grid):
@@ -174,12 +146,6 @@ def test_sync_is_idempotent_with_progress_and_summary(grid):
     assert proc.stdout.splitlines()[0] == f"Synchronize Grid: highstate on 3 minion(s): {', '.join(sorted(ALL))}"
     after = {m: {p: grid.path(m, p).stat().st_mtime_ns for p in grid.files(m)} for m in ALL}
     assert after == before
-
-
-def test_patch_os_schedule_waits_for_its_interval(grid):
-    grid.set_pillar({})
-    grid.salt(MANAGER, "state.apply", "so_telemetry.patch.os.schedule")
-    assert grid.schedule(MANAGER)["patch_os_schedule"].get("run_on_start") is False
 
 
 def test_sync_applies_disabled_telemetry(grid):
@@ -196,66 +162,111 @@ def test_sync_applies_disabled_telemetry(grid):
     assert soc["server"]["client"]["telemetryEnabled"] is False
     urls = baseurls(grid, MANAGER)
     assert [urllib.parse.urlsplit(u).hostname for u in urls] == ["repo.securityonion.net", "repo-alt.securityonion.net"]
+    schedules = grid.schedules()
     for minion in ALL:
         assert "?" not in grid.path(minion, REPO_FILE).read_text(), minion
-        sched = grid.schedule(minion)
+        sched = schedules[minion]
         assert "patch_os_schedule" not in sched, f"{minion}: {sched}"
         assert sched["highstate_schedule"]["minutes"] == 15  # resync is not telemetry
 
 
-def test_sync_config_errors_exit_2(grid, tmp_path):
-    proc = subprocess.run([SO_TELEMETRY, "--config-dir", str(tmp_path), "sync"], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=120, check=False)
-    assert proc.returncode == 2 and f"no salt-master configuration at {tmp_path}/master" in proc.stderr, proc.stderr
+def status_grid(proc):
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    return proc.returncode, {item["id"]: item for item in json.loads(proc.stdout)}
+
+
+def sync_on_a_terminal(grid, timeout=600):
+    """``so-telemetry sync`` with its stdout on a pseudo-terminal: everything it wrote."""
+    env = dict(grid.env(), TERM="xterm", COLUMNS="160")
+    master_fd, slave_fd = pty.openpty()
+    proc = subprocess.Popen([SO_TELEMETRY, "--config-dir", grid.config_dir, "sync", *RETRY], stdout=slave_fd,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    os.close(slave_fd)
+    out, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master_fd], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(master_fd, 65536)
+            except OSError:  # the other end closed: the command is done
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master_fd)
+    return proc.wait(60), out.decode(), proc.stderr.read().decode()
+
+
+def test_convergence_after_a_change(grid):
+    """Knowing when the grid has converged: ``status --grid``
+    (``telemetry.converged`` on every minion, read-only) right after the
+    sync above, after a settings change (pending on the manager only, and
+    nothing written by asking), and ``sync``'s live line on a terminal, its
+    convergence line and the browsers' note. (``sync --json``: the
+    fast-schedule test below; a silent minion: test_grid_faults.py.)
+
+    The settings change is a pillar change on the master (the grid's test
+    pillar: ``so-telemetry disable soc`` on this grid's local root is refused
+    a record of the consent trail, as its ``#!py`` test pillar cannot be read
+    without Salt)."""
+    # converged on the pillar of test_sync_applies_disabled_telemetry
+    code, items = status_grid(grid.cli("status", "--grid", "--json"))
+    assert code == 0 and all(i["converged"] and i["answered"] for i in items.values()), items
+    assert items[MANAGER]["role"] == "so-manager" and items[MANAGER]["soc"] == "off"
+    assert items[SENSOR]["soc"] == "n/a" and items[AIRGAP]["os_updates"] == "off"
+    assert all(i["last_highstate"] and i["last_highstate"].endswith("+00:00") for i in items.values())
+
+    # the admin turns SOC Telemetry back on: pending on the manager until a
+    # resync, and nothing was written by asking (JSON and text at once)
+    grid.set_pillar({"patch": {"os": {"enabled": False}}})
+    before = grid.path(MANAGER, ANALYTICS).stat().st_mtime_ns
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        as_json = pool.submit(grid.cli, "status", "--grid", "--json")
+        text = pool.submit(grid.cli, "status", "--grid").result()
+        code, items = status_grid(as_json.result())
+    assert code == 1
+    assert items[MANAGER]["pending"] == ["analytics", "soc_json"], items[MANAGER]
+    assert items[MANAGER]["details"]["analytics"] == "analytics.js loads nothing; pillar says on"
+    assert items[SENSOR]["converged"] and items[AIRGAP]["converged"]
+    assert grid.path(MANAGER, ANALYTICS).stat().st_mtime_ns == before
+    assert text.returncode == 1 and "converged 2/3; pending: so-manager (analytics, soc_json)" in text.stdout
+    assert "analytics (analytics.js loads nothing; pillar says on)" in text.stdout
+
+    # sync on a terminal: the live line, the per-minion lines, convergence, the browsers' note
+    rc, out, err = sync_on_a_terminal(grid)
+    print(out)
+    assert rc == 0, out + err
+    assert "\r\x1b[2KSynchronize Grid: 0/3 done, 3 running, 0 failed, 00:0" in out
+    assert "\x1b[2KSynchronize Grid: 3/3 done, 0 running, 0 failed" in out
+    # the per-minion lines stay on screen, each on its own line once the live line is erased
+    lines = re.split(r"[\r\n]+", out.replace("\x1b[2K", ""))
+    assert any(ln.startswith("[1/3] ") for ln in lines) and any(ln.startswith("[3/3] ") for ln in lines), out
+    assert "Synchronize Grid: 3 minion(s), 3 ok, 0 failed" in out
+    assert "Convergence: converged 3/3" in out
+    assert f"SOC Telemetry changed on {MANAGER} (its loader is now on)" in out
+    assert "next hard refresh" in out
+
+
+def test_sync_names_a_target_that_matches_no_minion(grid):
+    """Resolved from the master's accepted keys: exit 2, one error line, no run."""
     proc = grid.sync("--target", "no-such-minion*")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no accepted minion matches 'no-such-minion*'" in proc.stderr and "Synchronize Grid:" not in proc.stdout
 
 
-def test_wrong_type_resync_seconds_fails_naming_the_key(grid):
-    grid.set_pillar({}, so_sensor={"resync": {"highstate": {"seconds": "5"}}})
-    try:
-        ret = grid.salt(SENSOR, "state.apply", "so_telemetry.resync")
-        data = ret.data.get(SENSOR, ret.data)  # a single-minion return comes unwrapped
-        (state,) = data.values()
-        assert state["result"] is False and "resync:highstate:seconds" in state["comment"], state
-    finally:
-        grid.set_pillar({})
+# --------------------------------------------------------------------------
+# the resync schedule on the manager, every few seconds
 
 
-def test_busy_minion_is_reported_and_retried(grid):
-    """A highstate already running on a minion: the sync says so, retries,
-    and counts it failed when it stays busy, never as a silent success."""
-    # A slow highstate: the SOC reload command runs when the SOC files change.
-    grid.set_pillar({}, so_manager={"soc": {"telemetryEnabled": True, "reload_cmd": "sleep 15"}})
-    ret = grid.master.salt_cli(timeout=60).run("state.highstate", "--async", minion_tgt=MANAGER)
-    assert ret.returncode == 0, ret.stdout + ret.stderr
-    grid.wait_for(
-        lambda: grid.call(MANAGER, "saltutil.is_running", "state.highstate"), timeout=30, what="the slow highstate"
-    )
-
-    proc = grid.sync("--target", MANAGER, "--retries", "0")
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    lines = proc.stdout.splitlines()
-    assert f"[1/1] {MANAGER}: FAILED, busy: a highstate was still running after 0 retries" in "\n".join(lines)
-    assert summary(proc.stdout) == ("1", "0", "1", MANAGER)
-
-    proc = grid.sync("--target", MANAGER, "--retries", "60", "--retry-wait", "1")
-    print(proc.stdout)
-    busy_line = f"{MANAGER}: busy: a highstate is already running, retry "
-    busy = [line for line in proc.stdout.splitlines() if busy_line in line]
-    assert busy, f"the slow highstate ended before the second sync: test is void\n{proc.stdout}"
-    assert busy[0].startswith(f"[-/1] {MANAGER}: busy: a highstate is already running, retry 1/60 in 1s (The function")
-    assert_synced_ok(proc, [MANAGER])
-    assert proc.stdout.index(busy[-1]) < proc.stdout.index(final_lines(proc.stdout)[MANAGER])
-    assert "googletagmanager" in grid.path(MANAGER, ANALYTICS).read_text()
+FAST = {"resync": {"highstate": {"seconds": 3, "splay": 0}}}
+FIGURES = {}
 
 
-# The manager's resync schedule every 5 seconds, no splay; a 3-second SOC
-# reload widens the window in which scheduled and manual runs overlap.
-FAST = {"resync": {"highstate": {"seconds": 5, "splay": 0}}}
-ON = {"soc": {"telemetryEnabled": True, "reload_cmd": "sleep 3"}, "patch": {"os": {"enabled": True}}}
-OFF = {"soc": {"telemetryEnabled": False, "reload_cmd": "sleep 3"}, "patch": {"os": {"enabled": False}}}
+def soc(enabled, reload_cmd="true"):
+    """SOC Telemetry and OS updates on or off; the SOC reload command."""
+    return {"soc": {"telemetryEnabled": enabled, "reload_cmd": reload_cmd}, "patch": {"os": {"enabled": enabled}}}
 
 
 def manager_versions(grid):
@@ -264,125 +275,105 @@ def manager_versions(grid):
 
 def scheduled_highstates(grid):
     """How many times the manager's scheduler has started `highstate`."""
-    conf = grid.minions[MANAGER].config
-    log = pathlib.Path(conf["root_dir"]) / conf["log_file"]
-    return log.read_text(errors="replace").count("Running scheduled job: highstate_schedule ")
+    return grid.log(MANAGER).read_text(errors="replace").count("Running scheduled job: highstate_schedule ")
 
 
-@pytest.fixture(scope="class")
+class Reader(threading.Thread):
+    """Reads the manager's rendered files in a loop: every content seen."""
+
+    def __init__(self, grid):
+        super().__init__(daemon=True)
+        self.grid, self.stop, self.reads = grid, threading.Event(), 0
+        self.seen = {p: set() for p in (ANALYTICS, SOC_JSON, REPO_FILE)}
+
+    def run(self):
+        while not self.stop.is_set():
+            for path, seen in self.seen.items():
+                seen.add(self.grid.path(MANAGER, path).read_bytes())
+                self.reads += 1
+            time.sleep(0.002)
+
+    def close(self):
+        self.stop.set()
+        self.join(10)
+
+
+@pytest.fixture
 def fast_manager(grid):
-    """The manager on the 5-second resync schedule; the 15-minute one is
-    restored afterwards so no other test is disturbed."""
-    grid.set_pillar({}, so_manager=dict(FAST, **ON))
-    assert_synced_ok(grid.sync("--target", MANAGER, *RETRY), [MANAGER])
-    job = grid.schedule(MANAGER)["highstate_schedule"]
-    assert job["seconds"] == 5 and "minutes" not in job and "splay" not in job, job
+    """The manager on a 3-second resync schedule, its SOC files on (the
+    test itself puts the 15-minute schedule back, through the schedule)."""
+    grid.set_pillar({}, so_manager=dict(FAST, **soc(True)))
+    # JSON on a pipe: the per-minion result, converged after it
+    proc = grid.sync("--target", MANAGER, "--json", *RETRY)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert result["id"] == MANAGER and result["result"] == "ok" and result["answered"], result
+    assert result["converged"] is True and result["pending"] == [], result
+    job = grid.schedules(MANAGER)[MANAGER]["highstate_schedule"]
+    assert job["seconds"] == 3 and "minutes" not in job and "splay" not in job, job
     yield grid
     grid.set_pillar({})
-    assert_synced_ok(grid.sync("--target", MANAGER, *RETRY), [MANAGER])
-    job = grid.schedule(MANAGER)["highstate_schedule"]
-    assert job["minutes"] == 15 and job["splay"] == 120 and "seconds" not in job, job
+    if FIGURES:
+        save_figures("grid-schedule", "resync schedule during sync", FIGURES)
 
 
-@pytest.mark.usefixtures("fast_manager")
-class TestFastSchedule:
-    def test_schedule_applies_pillar_without_sync(self, grid):
-        assert grid.path(MANAGER, ANALYTICS).read_text() != ""
-        fired = scheduled_highstates(grid)
-        grid.set_pillar({}, so_manager=dict(FAST, **OFF))
-        grid.wait_for(lambda: grid.path(MANAGER, ANALYTICS).read_bytes() == b"", timeout=60,
-                      what="the scheduled highstate to empty analytics.js")
-        assert "?" not in grid.path(MANAGER, REPO_FILE).read_text()
+def test_schedule_applies_pillar_and_a_sync_meets_it(fast_manager):
+    """The resync schedule alone applies a pillar change; a sync that meets a
+    scheduled highstate is told busy, says so, retries and ends ok; a reader
+    never sees a partial file; no scheduled run logs an error."""
+    grid = fast_manager
+    on = manager_versions(grid)
+    log_mark = len(grid.log(MANAGER).read_text(errors="replace"))
+    fired = scheduled_highstates(grid)
+    reader = Reader(grid)
+    reader.start()
+    gate = grid.gate("scheduled-run")
+    try:
+        # the schedule alone, no sync: telemetry off
+        grid.set_pillar({}, so_manager=dict(FAST, **soc(False)))
+        grid.wait_for(lambda: all(v != on[p] for p, v in manager_versions(grid).items()), timeout=120,
+                      interval=0.2, what="the scheduled highstate to apply the pillar")
+        off = manager_versions(grid)
+        assert off[ANALYTICS] == b"" and b"?" not in off[REPO_FILE], off
         assert scheduled_highstates(grid) > fired
 
-    def test_overlapping_runs_never_expose_a_partial_file(self, grid):
-        # the two complete versions of every file, from the real states
-        grid.set_pillar({}, so_manager=dict(FAST, **ON))
-        assert_synced_ok(grid.sync("--target", MANAGER, *RETRY), [MANAGER])
-        on = manager_versions(grid)
-        grid.set_pillar({}, so_manager=dict(FAST, **OFF))
-        assert_synced_ok(grid.sync("--target", MANAGER, *RETRY), [MANAGER])
-        off = manager_versions(grid)
-        assert all(on[p] != off[p] for p in on)
-        allowed = {p: {on[p], off[p]} for p in on}
-
-        stop = threading.Event()
-        reads, bad = [0], []
-
-        def reader():
-            while not stop.is_set():
-                for p in allowed:
-                    data = grid.path(MANAGER, p).read_bytes()
-                    reads[0] += 1
-                    if data not in allowed[p]:
-                        bad.append((p, data[:200]))
-                time.sleep(0.002)
-
-        thread = threading.Thread(target=reader, daemon=True)
-        fired = scheduled_highstates(grid)
-        thread.start()
-        outputs = []
-        try:
-            for i in range(4):
-                want = ON if i % 2 == 0 else OFF
-                grid.set_pillar({}, so_manager=dict(FAST, **want))
-                # sync right after the scheduler has started a run (which will
-                # rewrite the files and then sleep in the reload): they overlap
-                count = scheduled_highstates(grid)
-                grid.wait_for(lambda: scheduled_highstates(grid) > count, timeout=30, interval=0.1,
-                              what="a scheduled highstate")
-                proc = grid.sync("--target", MANAGER, *RETRY)
-                outputs.append(proc.stdout)
-                assert_synced_ok(proc, [MANAGER])
-                assert manager_versions(grid) == (on if want is ON else off)
-            # and once more with the scheduler alone
-            grid.set_pillar({}, so_manager=dict(FAST, **ON))
-            grid.wait_for(lambda: manager_versions(grid) == on, timeout=60, what="the scheduled run")
-        finally:
-            stop.set()
-            thread.join(10)
-        assert not bad, f"partial or unexpected file contents seen: {bad[:3]}"
-        assert reads[0] > 100
-        assert scheduled_highstates(grid) > fired, "the schedule never ran during the test"
-        # every busy answer was reported and retried before the final line
-        busy = 0
-        for out in outputs:
-            final = final_lines(out)[MANAGER]
-            for line in out.splitlines():
-                if ": busy:" in line:
-                    busy += 1
-                    assert out.index(line) < out.index(final)
-        print(f"{reads[0]} reads, {scheduled_highstates(grid) - fired} scheduled runs, {busy} busy answers")
-        assert busy, "no sync ever met a running scheduled highstate: the overlap was not exercised"
-
-
-def test_stopped_minion_is_named_and_others_converge(grid):
-    """A minion that does not answer: named, counted failed, exit 1; the
-    others still apply the change, and their lines come as they return."""
-    grid.set_pillar({"soc": {"telemetryEnabled": False}})
-    assert "googletagmanager" in grid.path(MANAGER, ANALYTICS).read_text()
-    with grid.minions[AIRGAP].stopped():
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            [SO_TELEMETRY, "--config-dir", grid.config_dir, "sync", "--timeout", "15", *RETRY],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        )
-        seen = []
+        # telemetry on and the 15-minute schedule again: the next scheduled
+        # run writes the files, then holds the minion in the SOC reload
+        grid.set_pillar({}, so_manager=soc(True, gate.cmd))
+        grid.wait_for(gate.is_reached, timeout=120, interval=0.2, what="a scheduled highstate in the SOC reload")
+        proc = grid.start_sync("--target", MANAGER, "--minion-timeout", "120", "--retries", "60", "--retry-wait", "1")
+        out = []
         for line in proc.stdout:
-            seen.append((time.monotonic() - started, line.rstrip("\n")))
-        rc = proc.wait(60)
-        stderr = proc.stderr.read()
-    stdout = "\n".join(line for _t, line in seen)
-    print(stdout)
-    assert rc == 1, stdout + stderr
-    finals = final_lines(stdout)
-    assert set(finals) == set(ALL), stdout
-    assert finals[AIRGAP] == f"[3/3] {AIRGAP}: FAILED, no answer within 15s"
-    assert OK_LINE.match(finals[MANAGER]) and OK_LINE.match(finals[SENSOR])
-    assert summary(stdout) == ("3", "2", "1", AIRGAP)
-    when = {line.split()[1].rstrip(":"): t for t, line in seen if line.startswith("[") and not line.startswith("[-")}
-    assert when[MANAGER] < 15 and when[SENSOR] < 15 <= when[AIRGAP], seen  # printed as each returned
-    assert int(OK_LINE.match(finals[MANAGER]).group(4)) >= 1, stdout  # the SOC files state
-    assert grid.path(MANAGER, ANALYTICS).read_bytes() == b""
-    assert json.loads(grid.path(MANAGER, SOC_JSON).read_text())["server"]["client"]["telemetryEnabled"] is False
-    assert grid.path(MANAGER, REPO_FILE).read_text().count("?") == 2  # OS updates still on
+            out.append(line)
+            if ": busy:" in line:
+                break
+        gate.open()
+        rest, stderr = proc.communicate(timeout=300)
+        stdout = "".join(out) + rest
+    finally:
+        gate.open()
+        reader.close()
+    print(stdout, stderr)
+    assert proc.returncode == 0, stdout + stderr
+    assert "Traceback" not in stderr, stderr
+    busy = [line for line in stdout.splitlines() if ": busy:" in line]
+    assert busy, f"the sync never met the scheduled highstate:\n{stdout}"
+    assert busy[0].startswith(f"[-/1] {MANAGER}: busy: a highstate is already running, retry 1/60 in 1s "
+                              f'(The function "state.highstate" is running as PID'), busy[0]
+    final = final_lines(stdout)[MANAGER]
+    assert OK_LINE.match(final) and stdout.index(busy[-1]) < stdout.index(final), stdout
+    assert manager_versions(grid) == on
+    job = grid.schedules(MANAGER)[MANAGER]["highstate_schedule"]
+    assert job["minutes"] == 15 and job["splay"] == 120 and "seconds" not in job, job
+
+    bad = {p: [v[:200] for v in seen if v not in (on[p], off[p])] for p, seen in reader.seen.items()}
+    assert not any(bad.values()), f"partial or unexpected file contents seen: {bad}"
+    assert reader.reads > 100
+    # asyncio's "Task was destroyed but it is pending!" at a job process's
+    # exit is Salt's shutdown noise, not a failed run: counted apart
+    new_log = grid.log(MANAGER).read_text(errors="replace")[log_mark:].splitlines()
+    errors = [ln for ln in new_log if ("[ERROR" in ln or "[CRITICAL" in ln) and "[asyncio" not in ln]
+    FIGURES.update({"scheduled runs": scheduled_highstates(grid) - fired, "busy answers retried": len(busy),
+                    "reads": reader.reads, "log errors": len(errors),
+                    "asyncio noise": sum(1 for ln in new_log if "[asyncio" in ln and "[ERROR" in ln)})
+    assert not errors, errors[:5]

@@ -9,6 +9,7 @@ import os
 import re
 
 import pytest
+import so_telemetry_core as core
 import yaml
 
 from so_telemetry import pillar_edit as P
@@ -169,12 +170,13 @@ def test_file_mode_preserved(workdir, mode):
     assert os.stat(path).st_mode & 0o7777 == mode
 
 
-def test_pillar_file_paths():
-    from so_telemetry.local import file_of  # pylint: disable=import-outside-toplevel
-
-    assert file_of("/x", P.CHANNELS["soc"]) == "/x/soc/soc_soc.sls"
-    assert file_of("/x", P.CHANNELS["os-updates"]) == "/x/patch/soc_patch.sls"
-    assert P.CHANNELS["soc"].split(":") == list(SOC_KEYS) and P.CHANNELS["os-updates"].split(":") == list(PATCH_KEYS)
+def test_one_channel_table():
+    """Every name of a channel comes from one table: the pillar key, the
+    local file the command line and SOC's screen write, the words."""
+    soc, osu = core.channels.get("soc"), core.channels.get("os-updates")
+    assert (soc.key.split(":"), osu.key.split(":")) == (list(SOC_KEYS), list(PATCH_KEYS))
+    assert [core.config.local_sls(c.key) for c in core.channels.TABLE] == [c.sls for c in core.channels.TABLE]
+    assert core.channels.get("os_updates") is osu and core.channels.SWITCHES == ("soc", "os-updates")
 
 
 # --------------------------------------------------------------------------

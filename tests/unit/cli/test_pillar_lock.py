@@ -72,3 +72,33 @@ def test_symlink_edits_its_target(tmp_path):
     link.symlink_to(real.name)
     P.set_value(str(link), SOC_KEYS, False)
     assert link.is_symlink() and read_value(str(real), SOC_KEYS) is False
+
+
+def _writer(path, index, barrier):
+    barrier.wait()
+    for value in (False, True, False, True):
+        P.set_value(path, ("soc", f"w{index}"), value)
+
+
+def test_processes_racing_on_one_file_lose_nothing(tmp_path):
+    """Eight writer processes (as eight ``so-telemetry enable|disable`` runs)
+    on one file an admin also edits, each on its own key: every update lands
+    (a lost update would drop a key or leave it false), the comments and the
+    other keys stay, no temporary file remains."""
+    import multiprocessing
+
+    path = tmp_path / "soc_soc.sls"
+    path.write_text("# Admin: keep this comment\nsoc:\n  telemetryEnabled: true   # setup\n  other: keep-me\n")
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(8)
+    procs = [ctx.Process(target=_writer, args=(str(path), i, barrier)) for i in range(8)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+    text = path.read_text()
+    assert "# Admin: keep this comment" in text and "other: keep-me" in text and "# setup" in text
+    assert [read_value(str(path), ("soc", f"w{i}")) for i in range(8)] == [True] * 8
+    assert read_value(str(path), SOC_KEYS) is True
+    assert sorted(os.listdir(tmp_path)) == ["soc_soc.sls"]

@@ -4,7 +4,7 @@ import pytest
 
 import salt.utils.minions
 
-from so_telemetry import saltcompat
+from so_telemetry_core import saltcompat
 
 
 class _Recorder:

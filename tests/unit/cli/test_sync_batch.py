@@ -48,13 +48,13 @@ def test_batch_size(spec, total, size):
 
 
 @pytest.mark.parametrize("value", ["0", "abc", "-3", "150%", "0%", "1.5"])
-@pytest.mark.parametrize("where", ["after", "before-timeout"])
+@pytest.mark.parametrize("where", ["after", "before-minion-timeout"])
 def test_cli_bad_batch_exits_2_with_one_line(value, where, capsys, tmp_path):
     """A bad --batch is refused before any Salt configuration is read: one
     line on stderr, nothing on stdout, exit 2."""
     argv = ["--config-dir", str(tmp_path / "none"), "sync", f"--batch={value}"]
-    if where == "before-timeout":
-        argv.append("--timeout=5")
+    if where == "before-minion-timeout":
+        argv.append("--minion-timeout=5")
     assert cli.main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -63,8 +63,8 @@ def test_cli_bad_batch_exits_2_with_one_line(value, where, capsys, tmp_path):
 
 
 def test_cli_parses_batch_and_queue():
-    args = cli.build_parser().parse_args(["sync", "--batch", "25%", "--queue", "--timeout", "60"])
-    assert args.batch == "25%" and args.queue is True and args.timeout == 60
+    args = cli.build_parser().parse_args(["sync", "--batch", "25%", "--queue", "--minion-timeout", "60"])
+    assert args.batch == "25%" and args.queue is True and args.minion_timeout == 60
     args = cli.build_parser().parse_args(["sync"])
     assert args.batch is None and args.queue is False
 
@@ -159,3 +159,18 @@ def test_queue_passes_queue_true(queue, kwarg, capsys):
     assert grid.summary() == 0
     assert {str(kw) for _jid, _tgt, kw in client.publishes} == {str(kwarg)}
     capsys.readouterr()
+
+
+def test_the_old_timeout_spelling_still_sets_the_minion_limit(capsys, tmp_path):
+    """Until the next release ``sync --timeout S`` means what it meant (each
+    minion's limit), with a note on stderr; ``--minion-timeout`` wins."""
+    args = cli.build_parser().parse_args(["--config-dir", str(tmp_path), "sync", "--timeout", "42"])
+    cli._deprecated_timeout(args)  # pylint: disable=protected-access
+    assert args.minion_timeout == 42
+    assert "--timeout for sync is deprecated" in capsys.readouterr().err
+    args = cli.build_parser().parse_args(["sync", "--timeout", "42", "--minion-timeout", "7"])
+    cli._deprecated_timeout(args)  # pylint: disable=protected-access
+    assert args.minion_timeout == 7 and capsys.readouterr().err == ""
+    args = cli.build_parser().parse_args(["status", "--timeout", "42"])
+    cli._deprecated_timeout(args)  # pylint: disable=protected-access
+    assert getattr(args, "minion_timeout", None) is None and capsys.readouterr().err == ""

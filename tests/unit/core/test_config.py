@@ -1,7 +1,6 @@
 """Configuration (``so_telemetry_core.config``): one list of local pillar
 files, one list of sensitive keys, one merge rule, secrets masked."""
 
-import glob
 
 import pytest
 import so_telemetry_core as core
@@ -17,17 +16,16 @@ def test_local_files_are_the_pillar_tops():
 
 
 def test_sensitive_keys_are_the_annotated_ones():
-    def walk(node, trail):
-        if isinstance(node, dict) and ("title" in node or "description" in node):
+    def sensitive(node, trail):
+        if isinstance(node, dict) and any(not isinstance(v, dict) for v in node.values()):
             if node.get("sensitive") is True:
                 yield ":".join(trail)
             return
         for key, val in (node.items() if isinstance(node, dict) else ()):
-            yield from walk(val, trail + [key])
+            yield from sensitive(val, trail + [key])
 
-    annotated = []
-    for path in sorted(glob.glob(str(REPO / "salt" / "so_telemetry" / "*" / "soc_*.yaml"))):
-        annotated += walk(yaml.safe_load(open(path, encoding="utf-8")), [])
+    with open(REPO / "salt" / "so_telemetry" / core.config.ANNOTATIONS_FILE, encoding="utf-8") as fh:
+        annotated = list(sensitive(yaml.safe_load(fh), []))
     assert sorted(annotated) == sorted(core.config.SENSITIVE) == ["manager:proxy"]
 
 
@@ -88,7 +86,7 @@ def test_a_highstate_render_reads_every_formula_file_its_states_need(grains, pil
     asked = []
     master_up = [True]
 
-    def fetch(url):
+    def fetch(url, saltenv="base"):
         asked.append((url, master_up[0]))
         if not master_up[0]:
             raise RuntimeError("the master does not answer")
@@ -105,6 +103,7 @@ def test_a_highstate_render_reads_every_formula_file_its_states_need(grains, pil
     core.config.shown(new_ctx(), "so_telemetry")  # the render (map.jinja)
     read = sorted(url for url, _up in asked)
     assert "salt://so_telemetry/soc/files/analytics.js.jinja" in read
+    assert f"salt://so_telemetry/{core.config.ANNOTATIONS_FILE}" in read
     assert {f"salt://so_telemetry/{core.config.defaults_relpath(c)}" for c in core.config.COMPONENTS} <= set(read)
     assert len(read) == len(set(read)), "a file was read twice"
 
@@ -115,4 +114,5 @@ def test_a_highstate_render_reads_every_formula_file_its_states_need(grains, pil
     assert "proxy_password=S3cretPw" in core.repo.text(ctx, reveal=True)
     assert "googletagmanager.com" in core.soc.analytics_js(ctx)
     assert core.soc.soc_json(ctx)
+    assert ctx.files.text(core.config.ANNOTATIONS_FILE)
     assert [url for url, up in asked if not up] == []

@@ -77,17 +77,17 @@ def test_effective_state_and_source(ctx, grains, pillar):
     assert C.source(ctx(), "airgap", "/pil") == "/pil/global/soc_global.sls global:airgap"
 
 
-def test_found_records_each_change_once(ctx, pillar, rooted):
+def test_unrecorded_records_each_change_once(ctx, pillar, rooted):
     path = C.trail_path(ctx())
     trail = C.read(path)
-    first = C.found(ctx(), trail, C.effective(ctx())[0])
+    first = C.unrecorded(ctx(), trail, C.effective(ctx())[0])
     assert [(e["channel"], e["old"], e["new"], e["via"], e["by"]) for e in first] == [
         ("soc", None, "on", "highstate", "unknown"), ("os_updates", None, "on", "highstate", "unknown"),
         ("airgap", None, "off", "highstate", "unknown")]
     append(path, *first)
-    assert C.found(ctx(), C.read(path), C.effective(ctx())[0]) == []
+    assert C.unrecorded(ctx(), C.read(path), C.effective(ctx())[0]) == []
     set_pillar(pillar, soc=False)
-    (again,) = C.found(ctx(), C.read(path), C.effective(ctx())[0])
+    (again,) = C.unrecorded(ctx(), C.read(path), C.effective(ctx())[0])
     assert (again["channel"], again["old"], again["new"]) == ("soc", "on", "off")
 
 

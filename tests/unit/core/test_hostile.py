@@ -75,7 +75,7 @@ FUNCS = {
     "proxy": core.proxy.real,
     "audit": core.audit.audit,
     # what a highstate would record in an empty consent trail
-    "consent": lambda ctx: core.consent.found(ctx, core.trail.Trail("/t"), core.consent.effective(ctx)[0]),
+    "consent": lambda ctx: core.consent.unrecorded(ctx, core.trail.Trail("/t"), core.consent.effective(ctx)[0]),
 }
 
 
@@ -187,7 +187,7 @@ def check_everything(run, pillar):
     ok, records = run("consent")
     if ok:
         channels = [r["channel"] for r in records]
-        assert channels == sorted(set(channels), key=core.consent.CHANNELS.index)
+        assert channels == sorted(set(channels), key=core.channels.NAMES.index)
         for rec in records:
             assert "\n" not in core.trail.dumps(dict(rec, seq=1, time="t", prev="p"))
             if airgapped:
