@@ -165,7 +165,7 @@ def paths(strict=True):
 
         salt-call telemetry.paths
     """
-    return core.files.paths(_ctx(), strict)
+    return core.files.artefact_paths(_ctx(), strict)
 
 
 def converged():

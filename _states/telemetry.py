@@ -106,7 +106,7 @@ def _file(name, path, contents, spec, secret=False):
     kwargs = {
         "contents": contents,
         # no newline added (an empty analytics.js stays empty); Salt strips a
-        # trailing one: files.as_written says what lands on disk
+        # trailing one: saltcompat.managed_text says what lands on disk
         "contents_newline": False,
         "user": spec["user"],
         "group": spec["group"],
@@ -246,33 +246,17 @@ def _schedule_kwargs(offline):
     return {"offline": True} if offline else {}
 
 
-def _test_result(ret):
-    # schedule.present/absent answer test=True with result True: say None
-    # when they predict a change, as every other state does.
-    if __opts__["test"] and ret.get("result") is True and (
-        ret.get("changes") or "would" in ret.get("comment", "").lower()
-    ):
-        ret["result"] = None
-    return ret
-
-
 def _present(name, job, offline):
     ret = __states__["schedule.present"](name, **job, **_schedule_kwargs(offline))
-    comment = ret.get("comment", "").lower()
-    if __opts__["test"] and ret.get("result") is True and "would" in comment and not ret.get("changes"):
-        # Salt 3006.9 predicts no change where 3008 says {name: "added"}:
-        # report what the real run will (the same on both lines).
-        ret["changes"] = {name: "added"} if "add" in comment else {name: {"old": "present", "new": job}}
-    return _test_result(ret)
+    return core.saltcompat.schedule_prediction(ret, __opts__["test"], name, job)
 
 
 def _absent(name, offline, why=None):
     ret = __states__["schedule.absent"](name, **_schedule_kwargs(offline))
-    if __opts__["test"] and ret.get("result") is True and "would" in ret.get("comment", "").lower():
-        ret["changes"] = {name: "removed"}  # what the real run reports
+    ret = core.saltcompat.schedule_prediction(ret, __opts__["test"], name, None)
     if why:
         ret["comment"] = f"{ret.get('comment', '')} ({why})".strip()
-    return _test_result(ret)
+    return ret
 
 
 def _legacy_absent(ctx, ret, kind, offline):

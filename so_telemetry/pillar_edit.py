@@ -25,8 +25,9 @@ DEFAULT_PILLAR_DIR = "/opt/so/saltstack/local/pillar"
 
 
 
-class PillarError(Exception):
-    """The pillar file cannot be edited safely; nothing was written."""
+# the one error a pillar value or file that cannot be used raises (a Salt
+# CommandExecutionError, as in the engine); nothing was written
+PillarError = core.validate.PillarError
 
 
 def _yaml(text=""):

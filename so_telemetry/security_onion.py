@@ -305,8 +305,8 @@ def plan_install(layout):
     settings = settings_text(layout, settings_old.decode("utf-8") if settings_old is not None else None).encode()
     want(layout.settings, settings, mode=0o600, owner_of=layout.local_pillar,
          why="who writes what; where the Salt tree is")
-    annotations = core.files.as_written(pathlib.Path(core.context.formula_dir(), "soc_so_telemetry.yaml").read_text(
-        encoding="utf-8")).encode()
+    shipped = pathlib.Path(core.context.formula_dir(), core.config.ANNOTATIONS_FILE).read_text(encoding="utf-8")
+    annotations = core.saltcompat.managed_text(shipped).encode()  # as the state writes it
     want(layout.annotations, annotations, owner_of=os.path.join(layout.saltstack, "default"),
          why="the library's settings on SOC's Configuration screen")
     for path in sorted(set(previous.get("files") or {}) - set(written)):

@@ -16,6 +16,7 @@ import importlib
 # highstate never pays for the preflight's or the audit's imports.
 SUBMODULES = (
     "audit", "channels", "config", "consent", "context", "converge", "decide", "files", "hostcheck", "loadcheck",
+    "observe",
     "preflight", "proxy", "query", "repo", "report", "saltcompat", "schedule", "secret", "soc", "timing", "trail",
     "validate", "wire",
 )

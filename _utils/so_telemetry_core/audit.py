@@ -46,15 +46,19 @@ def owned_lines(ctx, lines):
 
 
 def _allowed_hosts(ctx, state):
+    """The hosts a rendered file may name: this node and its manager; unless
+    airgapped, the Security Onion repositories (when updates are on or not:
+    the OS update job may be turned on again) and Tag Manager while SOC
+    Telemetry is on."""
     allowed = set(LOCAL_HOSTS)
     try:
         allowed.add(repo.manager_host(ctx).lower())
     except PillarError:
         pass
     if not state.airgap["enabled"]:
-        rep = report.report(ctx)
-        allowed.update(h.lower() for h in rep["soc"]["destinations"] if h)
-        allowed.update(h.lower() for h in rep["os_updates"]["destinations_when_on"] if h)
+        allowed.update(h.lower() for h in report.upstream_hosts(ctx))
+        if state.soc["enabled"]:
+            allowed.add(soc.analytics(ctx)["host"])
     return allowed
 
 
@@ -75,7 +79,7 @@ def _hits(fname, lines, allowed, by_key):
 def audit(ctx, extra_files=None):
     """``{"result", "airgapped", "scanned", "hosts", "failures",
     "host_checks", "mismatches"}``."""
-    state = decide.decision(ctx)
+    state = decide.checked(ctx)
     allowed = _allowed_hosts(ctx, state)
     json_path = files.artefact_path(ctx, "soc_json")
     hits, scanned = [], []

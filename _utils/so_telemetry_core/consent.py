@@ -51,7 +51,7 @@ def effective(ctx):
     """``({channel: "on"|"off"}, {channel: error})``: the effective state of
     each channel (airgap on = airgapped), from the engine's decision; a channel
     whose pillar is invalid is left out, its error given instead."""
-    state = decide.made(ctx)
+    state = decide.decision(ctx)
     states = {"airgap": onoff(state.airgap["enabled"])}
     for channel in TELEMETRY:
         if channel not in state.errors:
@@ -68,7 +68,7 @@ def source(ctx, channel, root):
     """Where the setting that decides ``channel`` lives: its local pillar file
     and key; for a channel an airgap turns off, the airgap's; for the airgap,
     ``grain airgap`` and/or the pillar file of ``global:airgap``."""
-    air = decide.made(ctx).airgap
+    air = decide.decision(ctx).airgap
     if channel != "airgap" and not air["enabled"]:
         return key_source(root, get(channel).key)
     where = air["sources"] or ["grain", "pillar"]  # off: both places it could be set

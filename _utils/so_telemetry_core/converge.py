@@ -1,16 +1,18 @@
 """Convergence: does what this node has rendered and scheduled now match what
-the current pillar decides for it? Read-only: nothing is written, no state
+the current pillar decides for it? A view over
+:mod:`~so_telemetry_core.observe`. Read-only: nothing is written, no state
 runs. Per artefact, ``converged`` and, where not, a ``detail`` in words
 (``analytics.js loads Tag Manager; pillar says off``); with the node's
 SOC Telemetry and OS updates as its files and jobs have them, and when its
 last highstate ran."""
 
 import datetime
+import functools
 import os
 
 from salt.exceptions import CommandExecutionError
 
-from . import decide, files, hostcheck, repo, schedule, soc
+from . import decide, files, hostcheck, observe, repo, saltcompat, schedule, soc
 from .validate import PillarError
 
 
@@ -41,69 +43,67 @@ def _said(state, channel):
     return f"pillar says {'on' if getattr(state, channel)['enabled'] else 'off'}"
 
 
-def _analytics(ctx, state):
-    conf = soc.analytics(ctx)
-    text = files.read_text(conf["path"])
-    observed = "absent" if text is None else ("on" if conf["host"] in text else "off")
-    if text == files.as_written(soc.analytics_js(ctx)):
-        return observed, None
-    what = {"absent": "is missing", "on": "loads Tag Manager", "off": "loads nothing"}[observed]
-    if observed != "absent" and (observed == "on") == state.soc["enabled"]:
-        return observed, "analytics.js differs from what the pillar renders"
-    return observed, f"analytics.js {what}; {_said(state, 'soc')}"
+def _analytics(ctx, state, seen):
+    """What differs in the loader (None: converged)."""
+    if seen["text"] == saltcompat.managed_text(soc.analytics_js(ctx)):
+        return None
+    what = {"absent": "is missing", "on": "loads Tag Manager", "off": "loads nothing"}[seen["state"]]
+    if seen["state"] != observe.ABSENT and (seen["state"] == "on") == state.soc["enabled"]:
+        return "analytics.js differs from what the pillar renders"
+    return f"analytics.js {what}; {_said(state, 'soc')}"
 
 
 def _soc_json(ctx, state):
-    path = files.artefact_path(ctx, "soc_json")
-    text = files.read_text(path)
-    if text is None:
+    seen = observe.soc_json(ctx)
+    if seen["text"] is None:
         return "soc.json is missing"
     try:
-        if soc.soc_json(ctx, text, path) == text:
+        if soc.soc_json(ctx, seen["text"], seen["path"]) == seen["text"]:
             return None
     except PillarError:
         return "soc.json is not a JSON object SOC can read"
-    flag = ((soc.parse_json(text, path).get("server") or {}).get("client") or {}).get("telemetryEnabled")
-    return f"soc.json has telemetryEnabled {str(flag).lower()}; {_said(state, 'soc')}"
+    return f"soc.json has telemetryEnabled {str(seen['flag']).lower()}; {_said(state, 'soc')}"
 
 
 def _repo(ctx, state):
-    path = files.artefact_path(ctx, "repo")
-    text = files.read_text(path)
-    if text is None:
+    seen = observe.repo(ctx)
+    if seen["text"] is None:
         return "securityonion.repo is missing"
-    if text == files.as_written(repo.text(ctx, reveal=True)):
+    if seen["text"] == saltcompat.managed_text(repo.text(ctx, reveal=True)):
         return None
-    queried = any("?" in url for url in hostcheck.baseurls(text))
-    if queried != bool(repo.definition(ctx)["query"]):
-        has = "carries the telemetry query" if queried else "has no telemetry query"
+    if bool(seen["queried"]) != bool(repo.definition(ctx)["query"]):
+        has = "carries the telemetry query" if seen["queried"] else "has no telemetry query"
         return f"securityonion.repo {has}; {_said(state, 'os_updates')}"
     return "securityonion.repo differs from what the pillar renders"
 
 
-def _job(saved, decided, what):
+def _job(seen, decided, what):
     """None when the saved job is what ``decided`` (``{"name", "job"}``) says."""
     name, job = decided["name"], decided["job"]
-    present = schedule.enabled(saved.get(name))
     if job is None:
-        return f"{name} is scheduled; {what}" if present else None
-    if not present:
+        return f"{name} is scheduled; {what}" if seen["enabled"] else None
+    if not seen["enabled"]:
         return f"{name} is not scheduled; {what}"
     # Salt keeps job_args and job_kwargs as args and kwargs
-    differs = sorted(k for k, v in job.items() if saved[name].get(_SAVED_AS.get(k, k)) != v)
+    differs = sorted(k for k, v in job.items() if seen["saved"].get(_SAVED_AS.get(k, k)) != v)
     return f"{name} differs in {', '.join(differs)}" if differs else None
 
 
-def _checks(ctx, state, manager_like):
+def _checks(ctx, state, manager_like, analytics):
     """``{artefact: callable -> detail or None}`` of this node's library-owned artefacts."""
     saved = schedule.saved(ctx)
+
+    def job(build, what):
+        decided = build(ctx)
+        return _job(observe.job(ctx, decided["name"], saved), decided, what)
+
     checks = {
         "repo": lambda: _repo(ctx, state),
-        "highstate_schedule": lambda: _job(saved, schedule.resync_job(ctx), "the grid resyncs on it"),
-        "patch_schedule": lambda: _job(saved, schedule.patch_job(ctx), _said(state, "os_updates")),
+        "highstate_schedule": lambda: job(schedule.resync_job, "the grid resyncs on it"),
+        "patch_schedule": lambda: job(schedule.patch_job, _said(state, "os_updates")),
     }
     if manager_like:
-        checks["analytics"] = lambda: _analytics(ctx, state)[1]
+        checks["analytics"] = lambda: _analytics(ctx, state, analytics())
         checks["soc_json"] = lambda: _soc_json(ctx, state)
     return checks
 
@@ -129,11 +129,11 @@ def _host_checks(ctx, owners):
         return {art: {"matches": False, "detail": f"cannot tell: {exc}"} for art in host}
 
 
-def _observed_soc(ctx, state):
+def _observed_soc(state, analytics):
     if not state.manager_like:
         return "n/a"
     try:
-        return _analytics(ctx, state)[0]
+        return analytics()["state"]
     except PillarError:
         return "unknown"
 
@@ -148,10 +148,11 @@ def converged(ctx):
     """``{"id", "role", "converged", "pending", "details", "soc", "os_updates",
     "decided", "last_highstate"}``; ``soc`` and ``os_updates`` are what the
     node's files and jobs have (``on``, ``off``, ``absent``, ``n/a``)."""
-    state = decide.made(ctx)
+    state = decide.decision(ctx)
     owners = files.owners(ctx)
+    analytics = functools.lru_cache(maxsize=None)(lambda: observe.analytics(ctx))
     details = {}
-    for art, check in _checks(ctx, state, state.manager_like).items():
+    for art, check in _checks(ctx, state, state.manager_like, analytics).items():
         if owners[art] == "library":
             try:
                 details[art] = check()
@@ -161,15 +162,15 @@ def converged(ctx):
         if state.manager_like or art not in ("analytics", "soc_json"):
             details[art] = f"(host) {chk['detail']}" if chk["matches"] is False else None
     pending = sorted(art for art, detail in details.items() if detail)
-    patch = schedule.saved(ctx).get(schedule.job_names(ctx)["patch"])
+    patch = observe.job(ctx, schedule.job_names(ctx)["patch"])
     return {
         "id": ctx.opts.get("id"),
         "role": state.role,
         "converged": not pending,
         "pending": pending,
         "details": {art: details[art] for art in pending},
-        "soc": _observed_soc(ctx, state),
-        "os_updates": "on" if schedule.enabled(patch) else "off",
+        "soc": _observed_soc(state, analytics),
+        "os_updates": "on" if patch["enabled"] else "off",
         "decided": {"soc": _decided(state, "soc"), "os_updates": _decided(state, "os_updates")},
         "last_highstate": last_highstate(ctx.opts),
     }

@@ -143,20 +143,20 @@ class Decision:
         }
 
 
-def made(ctx):
+def decision(ctx):
     """The :class:`Decision` of this context, made once; a broken channel is
     in its ``errors`` (nothing is raised for it)."""
     return ctx.memo("decision", lambda: Decision(ctx))
 
 
-def decision(ctx, channel=None):
-    """The :class:`Decision` of this context (made once), after checking that
-    ``channel`` (or both channels) has a valid pillar."""
-    return made(ctx).require(channel)
+def checked(ctx, channel=None):
+    """The :class:`Decision` of this context, once ``channel`` (or both
+    channels) is known to have a valid pillar: its pillar error is raised."""
+    return decision(ctx).require(channel)
 
 
 def settings(ctx, channel=None):
     """The effective state of each channel and of airgap, with the reason. A
     bad pillar value raises an error naming the key; with ``channel`` only
     that channel's keys must be valid."""
-    return decision(ctx, channel).as_dict()
+    return checked(ctx, channel).as_dict()

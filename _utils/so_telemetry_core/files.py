@@ -21,19 +21,19 @@ FILE_KEYS = {"analytics": ("soc", "analytics:path"), "soc_json": ("soc", "config
              "consent": (FORMULA, "consent:path")}
 
 
-def root(ctx):
+def render_root(ctx):
     """Directory every rendered path is placed under (minion option
     ``so_telemetry_root``; empty on a real node)."""
     return (ctx.opts.get("so_telemetry_root") or "").rstrip("/")
 
 
-def path(ctx, abspath, key=None):
-    """A path placed under :func:`root`; ``key`` is the pillar key it comes
+def rendered_path(ctx, abspath, key=None):
+    """A path placed under :func:`render_root`; ``key`` is the pillar key it comes
     from (named in the error)."""
     if not isinstance(abspath, str) or not abspath.startswith("/"):
         where = f"pillar key '{key}': " if key else ""
         raise PillarError(f"{where}rendered file path must be absolute, got {abspath!r}", key)
-    return root(ctx) + abspath
+    return render_root(ctx) + abspath
 
 
 def artefact_path(ctx, artefact, strict=True):
@@ -44,10 +44,10 @@ def artefact_path(ctx, artefact, strict=True):
     value = lookup(component(ctx, comp, strict), key, "")
     if not strict and not (isinstance(value, str) and value.startswith("/")):
         value = lookup(defaults(ctx, comp), key)
-    return path(ctx, value, f"{comp}:{key}")
+    return rendered_path(ctx, value, f"{comp}:{key}")
 
 
-def paths(ctx, strict=True):
+def artefact_paths(ctx, strict=True):
     """``{artefact: path}`` of every file artefact (on a Security Onion
     manager also ``annotations`` and ``analytics_aside``, see
     :func:`security_onion`)."""
@@ -95,7 +95,7 @@ def security_onion(ctx, strict=True):
         "saltstack": saltstack,
         "annotations": "/".join((saltstack.rstrip("/"), *ANNOTATIONS)),
         "soc_container": container,
-        "analytics_aside": path(ctx, conf.get("analytics_aside"), f"{key}:analytics_aside"),
+        "analytics_aside": rendered_path(ctx, conf.get("analytics_aside"), f"{key}:analytics_aside"),
     }
 
 
@@ -153,12 +153,6 @@ def owners(ctx):
             raise PillarError(f"pillar key '{key}:{art}' must be library or host, got {val!r}", f"{key}:{art}")
         out[art] = val
     return out
-
-
-def as_written(text):
-    """What ``file.managed(contents=text, contents_newline=False)`` puts on
-    disk: the text without its trailing newline (an empty text stays empty)."""
-    return text.rstrip("\n").rstrip("\r")
 
 
 def read_text(fname):

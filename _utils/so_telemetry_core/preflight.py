@@ -108,7 +108,7 @@ def _soc_destination(ctx, state, notes):
 def plan(ctx):
     """The destinations this node contacts: ``{"mode", "reason", "airgap",
     "destinations", "notes"}``. Pure: no network."""
-    state = decide.decision(ctx)
+    state = decide.checked(ctx)
     if state.airgap["enabled"]:
         return _airgap_plan(state)
     defn = repo.definition(ctx)

@@ -117,7 +117,7 @@ def params(ctx):
     """The exact query parameters the upstream repository URLs carry now:
     empty when OS updates are off, the grid is airgapped or the node is not
     manager-like."""
-    if not decide.decision(ctx, "os_updates").os_updates["telemetry"]:
+    if not decide.checked(ctx, "os_updates").os_updates["telemetry"]:
         return {}
     return fields(ctx)
 

@@ -74,7 +74,7 @@ def definition(ctx):
 
 def _definition(ctx):
     repo = component(ctx, "repo")
-    state = decide.decision(ctx, "os_updates")
+    state = decide.checked(ctx, "os_updates")
     query.os_id(ctx)  # validated whatever the mode
     if state.airgap["enabled"]:
         mode, (urls, gpgkey) = "airgap", _airgap_source(repo)
@@ -95,7 +95,7 @@ def _definition(ctx):
         spec["mode"] = "0600"  # holds a secret: never world- or group-readable
     return {
         "mode": mode,
-        "path": files.path(ctx, repo["path"], "repo:path"),
+        "path": files.rendered_path(ctx, repo["path"], "repo:path"),
         "id": repo["id"],
         "description": repo["description"],
         "baseurls": urls,

@@ -115,7 +115,7 @@ def report(ctx):
     """The report (a mapping; ``so-telemetry status`` prints it in words).
     Where the consent trail exists on this node (the manager), each channel
     says ``since`` when it holds, by the trail's last record of it."""
-    state = decide.decision(ctx)
+    state = decide.checked(ctx)
     every = schedule.resync_interval(ctx)
     rep = {
         "airgap": _airgap(state),

@@ -9,12 +9,26 @@ right branch.
 * ``check_minions``: 3008's ``CkMinions.check_minions()`` takes ``fun`` (the
   function about to run, which decides whether resources are merged in);
   3006.9's has no such keyword.
+* ``local_client``: a ``LocalClient`` that, when its construction fails,
+  does not print a traceback as it is collected (Salt's ``__del__``, both
+  lines).
 * ``get_event``: reading the master's event bus. Once the salt-master stops,
   3006.9's ``SaltEvent.get_event(wait=...)`` never returns (its sync wrapper
   joins a thread that keeps reconnecting); 3008 returns. The read runs in a
   daemon thread and gives up after ``wait`` plus a grace period, raising
   ``EventBusStuck``; the stuck thread is then left behind (the caller ends
   the process with ``os._exit``).
+* ``schedule_prediction``: ``schedule.present`` / ``schedule.absent``
+  under ``test=True`` answer ``result: True`` (every other state says None
+  when it would change something), and 3006.9 predicts no ``changes`` where
+  3008 says ``{name: "added"}``: both lines report what the real run will.
+* ``managed_text``: what ``file.managed(contents=..., contents_newline=False)``
+  puts on disk (the text without its trailing newline), so the library can
+  tell whether a file it would write is already there.
+* The synced engine (``salt://_utils``) is put first on ``sys.path`` by
+  3006.9 and last by 3008; :mod:`so_telemetry_core.loadcheck` does not
+  branch on it: it compares the imported engine's version with the one that
+  ships beside the module, whichever came first.
 * ``atomic_write``: ``salt.utils.atomicfile.atomic_open`` is the one
   atomic writer (the consent trail, pillar edits, the install). A file it
   creates (none was there) gets ``0666 & ~umask`` on 3008 and mkstemp's 0600
@@ -49,6 +63,28 @@ def check_minions(opts, target, tgt_type="glob", fun=None):
         kwargs["fun"] = fun
     res = ckminions.check_minions(target, tgt_type, **kwargs)
     return sorted(set(res.get("minions") or []))
+
+
+def schedule_prediction(ret, test, name, job):
+    """``ret`` of ``schedule.present`` (``job``: its settings) or
+    ``schedule.absent`` (``job`` None) as the same on every Salt line: under
+    ``test=True`` a predicted change says ``result: None`` and what the real
+    run will report in ``changes``."""
+    comment = str(ret.get("comment", "")).lower()
+    if test and ret.get("result") is True and "would" in comment and not ret.get("changes"):
+        if job is None:
+            ret["changes"] = {name: "removed"}
+        else:
+            ret["changes"] = {name: "added"} if "add" in comment else {name: {"old": "present", "new": job}}
+    if test and ret.get("result") is True and (ret.get("changes") or "would" in comment):
+        ret["result"] = None
+    return ret
+
+
+def managed_text(text):
+    """What ``file.managed(contents=text, contents_newline=False)`` puts on
+    disk: the text without its trailing newline (an empty text stays empty)."""
+    return text.rstrip("\n").rstrip("\r")
 
 
 def atomic_write(path, data, mode=0o640, owner=None, force=False):
@@ -102,6 +138,21 @@ def sync_directory(directory):
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def local_client(opts):
+    """``salt.client.LocalClient(mopts=opts)`` whose failed construction (an
+    unreadable master key...) does not print a traceback when it is
+    collected: Salt's ``__del__`` (both lines) closes an event bus that was
+    never opened."""
+    import salt.client  # pylint: disable=import-outside-toplevel
+
+    class LocalClient(salt.client.LocalClient):
+        def __del__(self):
+            if "event" in vars(self):
+                super().__del__()
+
+    return LocalClient(mopts=opts)
 
 
 class EventBusStuck(Exception):

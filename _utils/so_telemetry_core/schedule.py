@@ -69,7 +69,7 @@ def patch_job(ctx):
     """The automatic OS update job: ``{"name", "job", "schedule", "reason"}``
     while OS updates are on; ``job`` None (the job must be absent) when they
     are off or the grid is airgapped."""
-    state = decide.decision(ctx, "os_updates").os_updates
+    state = decide.checked(ctx, "os_updates").os_updates
     name = job_names(ctx)["patch"]
     if not state["enabled"]:
         return {"name": name, "job": None, "reason": state["reason"]}

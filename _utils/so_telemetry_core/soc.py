@@ -48,7 +48,7 @@ def analytics_js(ctx):
     Telemetry is on; empty when it is off or the grid is airgapped, so the
     browser loads nothing."""
     conf = analytics(ctx)
-    if not decide.decision(ctx, "soc").soc["enabled"]:
+    if not decide.checked(ctx, "soc").soc["enabled"]:
         return ""
     try:
         text = ctx.files.text(f"soc/files/{conf['template']}")
@@ -82,7 +82,7 @@ def owned_config(ctx):
     server = cfg.setdefault("server", {})
     if not isinstance(server, dict) or not isinstance(server.setdefault("client", {}), dict):
         raise PillarError("pillar key 'soc:config:server:client' must be a mapping", "soc:config:server:client")
-    server["client"]["telemetryEnabled"] = decide.decision(ctx, "soc").soc["enabled"]
+    server["client"]["telemetryEnabled"] = decide.checked(ctx, "soc").soc["enabled"]
     return cfg
 
 

@@ -1,17 +1,19 @@
-"""Asking the grid through the local salt-master (on the manager): the
-client, the accepted minions, and one function's returns from many minions
-within a deadline. Any failure of Salt's becomes one :class:`CliError`."""
+"""Asking the grid through the local salt-master (on the manager), with
+Salt's own client (``LocalClient``: ``run_job`` to publish, the master's
+event bus for the returns): the accepted minions, and one function's
+returns from many minions within a deadline. Salt's ``cmd_iter`` would read
+the bus the same way but, on Salt 3006.9, never returns once the master
+stops (:func:`so_telemetry_core.saltcompat.get_event` bounds the read); and
+``sync`` keeps several jobs in flight (its batch window, its retries), which
+one ``cmd_iter`` per job cannot. Any failure of Salt's becomes one
+:class:`CliError`."""
 
 import contextlib
 import os
-import re
 import time
 
 from so_telemetry_core import saltcompat
 from so_telemetry.cli.output import CliError
-
-# A minion's return on the master event bus.
-RET_TAG_RE = re.compile(r"^salt/job/(?P<jid>\d+)/ret/(?P<id>.+)$")
 
 
 def first_line(text, limit=300):
@@ -38,17 +40,8 @@ def connect(config_dir):
     except (salt.exceptions.SaltException, OSError) as exc:
         raise CliError(f"cannot use the salt-master configuration {master_conf}: {exc}") from exc
 
-    class Client(salt.client.LocalClient):
-        """A LocalClient whose failed ``__init__`` (unreadable master key...)
-        does not print a traceback when collected: Salt's ``__del__`` closes
-        an event bus that was never opened."""
-
-        def __del__(self):
-            if "event" in vars(self):
-                super().__del__()
-
     try:
-        client = Client(mopts=opts)
+        client = saltcompat.local_client(opts)
     except (salt.exceptions.SaltException, OSError) as exc:
         raise CliError(f"cannot use the salt-master configuration {master_conf}: {exc}") from exc
     return client, client.opts
@@ -96,14 +89,15 @@ def publish(client, minions, fun, timeout, kwarg=None):
 
 
 def next_return(client, wait):
-    """``(jid, minion, data)`` of the next return on the event bus within
-    ``wait`` seconds, or None. Raises :class:`saltcompat.EventBusStuck` when
-    the bus no longer answers (a stopped master)."""
+    """``(jid, minion, data)`` of the next minion's return on the event bus
+    within ``wait`` seconds, or None (any other event: a job's publication,
+    a progress event). Raises :class:`saltcompat.EventBusStuck` when the bus
+    no longer answers (a stopped master)."""
     ev = saltcompat.get_event(client.event, wait, tag="salt/job/", match_type="startswith", full=True)
-    match = RET_TAG_RE.match((ev or {}).get("tag", ""))
-    if not match:
+    data = (ev or {}).get("data") or {}
+    if not (ev or {}).get("tag", "").endswith(f"/ret/{data.get('id')}") or "return" not in data:
         return None
-    return match.group("jid"), match.group("id"), ev.get("data") or {}
+    return str(data.get("jid")), data["id"], data
 
 
 def collect(client, minions, fun, timeout):

@@ -1,5 +1,7 @@
-"""SOC files through the real salt-call: on / off / airgapped x test mode,
-ownership and mode as SOC needs them, soc.json merged into SOC's own file."""
+"""SOC files through Salt's state system (Salt's masterless minion in this
+process, ``tests/functional/inproc.py``; the highstate warning through the
+real ``salt-call``): on / off / airgapped, test=True first, ownership and
+mode as SOC needs them, soc.json merged into SOC's own file."""
 
 import json
 import os
@@ -7,6 +9,7 @@ import os
 import pytest
 
 from tests.conftest import state_results
+from tests.functional.inproc import InProcessSandbox, factory
 
 ANALYTICS = "/opt/so/conf/soc/analytics.js"
 SOC_JSON = "/opt/so/conf/soc/soc.json"
@@ -40,6 +43,16 @@ SO_SOC_JSON = {
 
 
 @pytest.fixture
+def sandbox(tmp_path):
+    return InProcessSandbox(tmp_path / "sandbox")
+
+
+@pytest.fixture
+def make_sandbox(tmp_path):
+    return factory(tmp_path)
+
+
+@pytest.fixture
 def soc_sandbox(make_sandbox, tmp_path):
     def make(grains, pillar):
         box = make_sandbox(grains=grains)
@@ -64,9 +77,8 @@ def owner(box, path):
     return st.st_uid, st.st_gid, st.st_mode & 0o7777
 
 
-@pytest.mark.parametrize("test_mode", [True, False], ids=["test", "real"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_soc_files(soc_sandbox, case, test_mode):
+def test_soc_files(soc_sandbox, case):
     grains, pillar, enabled = CASES[case]
     box = soc_sandbox(grains, pillar)
     predicted = state_results(box.salt_call("state.apply", "so_telemetry.soc", "test=True"))
@@ -77,8 +89,6 @@ def test_soc_files(soc_sandbox, case, test_mode):
     assert predicted[JSON_SID]["name"] == str(box.path(SOC_JSON))
     assert box.files() == {}, "test=True wrote files"
     assert reloads(box) == 0
-    if test_mode:
-        return
 
     ret = state_results(box.salt_call("state.apply", "so_telemetry.soc"))
     for sid in SIDS:
@@ -176,19 +186,19 @@ def test_owner_and_mode_from_pillar(soc_sandbox):
     assert owner(box, ANALYTICS) == owner(box, SOC_JSON) == (0, 0, 0o640)
 
 
-@pytest.mark.parametrize("text", ["{ not json", "[1, 2]", ""], ids=["broken", "a-list", "empty"])
-def test_unparsable_soc_json_is_refused_and_untouched(soc_sandbox, text):
+def test_unparsable_soc_json_is_refused_and_untouched(soc_sandbox):
     box = soc_sandbox({}, {})
     target = box.path(SOC_JSON)
     target.parent.mkdir(parents=True)
-    target.write_text(text)
-    mtime = target.stat().st_mtime_ns
-    for mode in ("test=True", "test=False"):
-        ret = state_results(box.salt_call("state.apply", "so_telemetry.soc", mode, check=False))
-        assert ret[JSON_SID]["result"] is False
-        assert str(target) in ret[JSON_SID]["comment"] and "refusing to overwrite" in ret[JSON_SID]["comment"]
-        assert ret[JSON_SID]["changes"] == {}
-    assert target.read_text() == text and target.stat().st_mtime_ns == mtime
+    for case, text in (("broken", "{ not json"), ("a-list", "[1, 2]"), ("empty", "")):
+        target.write_text(text)
+        mtime = target.stat().st_mtime_ns
+        for mode in ("test=True", "test=False"):
+            ret = state_results(box.salt_call("state.apply", "so_telemetry.soc", mode, check=False))
+            assert ret[JSON_SID]["result"] is False, (case, mode)
+            assert str(target) in ret[JSON_SID]["comment"] and "refusing to overwrite" in ret[JSON_SID]["comment"]
+            assert ret[JSON_SID]["changes"] == {}, (case, mode)
+        assert target.read_text() == text and target.stat().st_mtime_ns == mtime, case
 
 
 def test_pillar_config_merges_but_cannot_force_telemetry(soc_sandbox):
@@ -203,25 +213,27 @@ def test_pillar_config_merges_but_cannot_force_telemetry(soc_sandbox):
     assert box.path(ANALYTICS).read_bytes() == b""
 
 
-@pytest.mark.parametrize("bad", ["maybe", 2, ["yes"]], ids=["maybe", "int", "list"])
-def test_bad_value_fails_naming_key_and_changes_nothing(soc_sandbox, bad):
+def test_bad_value_fails_naming_key_and_changes_nothing(soc_sandbox):
     box = soc_sandbox({}, {})
     box.salt_call("state.apply", "so_telemetry.soc")
     before = box.snapshot()
-    box.set_pillar({"soc": {"telemetryEnabled": bad, "reload_cmd": f"sh -c 'echo reload >> {box.marker}'"}})
-    ret = state_results(box.salt_call("state.apply", "so_telemetry.soc", check=False))
-    for sid in SIDS:
-        assert ret[sid]["result"] is False
-        assert "soc:telemetryEnabled" in ret[sid]["comment"] and repr(bad) in ret[sid]["comment"]
-        assert ret[sid]["changes"] == {}
-    assert box.snapshot() == before, "a refused state touched files"
-    hooks = {k: v for k, v in ret.items() if k.startswith("so-telemetry-soc-config-") and k not in SIDS}
-    assert len(hooks) == 1 and all(v["changes"] == {} for v in hooks.values()), hooks
+    for bad in ("maybe", 2, ["yes"]):
+        box.set_pillar({"soc": {"telemetryEnabled": bad, "reload_cmd": f"sh -c 'echo reload >> {box.marker}'"}})
+        ret = state_results(box.salt_call("state.apply", "so_telemetry.soc", check=False))
+        for sid in SIDS:
+            assert ret[sid]["result"] is False, bad
+            assert "soc:telemetryEnabled" in ret[sid]["comment"] and repr(bad) in ret[sid]["comment"]
+            assert ret[sid]["changes"] == {}, bad
+        assert box.snapshot() == before, f"a refused state touched files ({bad!r})"
+        hooks = {k: v for k, v in ret.items() if k.startswith("so-telemetry-soc-config-") and k not in SIDS}
+        assert len(hooks) == 1 and all(v["changes"] == {} for v in hooks.values()), hooks
+    assert reloads(box) == 1, "SOC reloaded for a refused change"
 
 
 def test_malformed_airgap_is_a_highstate_warning(sandbox):
+    """Through the real ``salt-call`` (its highstate output is the point)."""
     sandbox.set_pillar({"global": {"airgap": "perhaps"}})
-    ret = sandbox.salt_call("state.highstate", out="highstate")
+    ret = sandbox.subprocess_call("state.highstate", out="highstate")
     assert ret.returncode == 0, ret.stdout + ret.stderr
     assert "Warnings:" in ret.stdout and "global:airgap='perhaps'" in ret.stdout, ret.stdout
     assert "fail closed" in ret.stdout

@@ -42,6 +42,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
 # Before anything touches logging.
@@ -141,6 +142,33 @@ class Gate:
     def is_reached(self):
         return self.reached.exists()
 
+    def held(self):
+        """The minions whose pillar render waits here (:meth:`Grid.hold_pillar`)."""
+        return sorted(p.name[: -len(".held")] for p in self.dir.glob("*.held"))
+
+
+class Lines(threading.Thread):
+    """Reads a started command's stdout as it comes: ``lines`` so far."""
+
+    def __init__(self, proc):
+        super().__init__(daemon=True)
+        self.proc, self.lines = proc, []
+        self.start()
+
+    def run(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+    def finish(self, timeout):
+        """The exit code, stdout and stderr once the command ends."""
+        rc = self.proc.wait(timeout)
+        self.join(30)
+        return rc, self.text, self.proc.stderr.read()
+
 
 class Grid:
     """The master, its minions and the local pillar the tests write."""
@@ -178,7 +206,6 @@ class Grid:
         gate = Gate(self.tmp, name, seconds)
         self._hold = {"dir": str(gate.dir), "open": str(gate.opened), "seconds": seconds}
         self._write_pillar()
-        gate.held = lambda: sorted(p.name[: -len(".held")] for p in gate.dir.glob("*.held"))
         try:
             yield gate
         finally:
@@ -302,25 +329,29 @@ class Grid:
 
     # -- so-telemetry
     def env(self):
+        """The command's environment: an administrator's shell (no
+        PYTHONUNBUFFERED: the command flushes each line itself)."""
         env = dict(os.environ)
-        env.pop("SO_TELEMETRY_LOCAL", None)
+        for name in ("SO_TELEMETRY_LOCAL", "PYTHONUNBUFFERED"):
+            env.pop(name, None)
         return env
 
+    def command(self, *args):
+        """``so-telemetry --config-dir <master> --pillar-dir <test pillar> ...``"""
+        return [SO_TELEMETRY, "--config-dir", self.config_dir, "--pillar-dir", str(self.pillar_dir), *args]
+
     def cli(self, *args, timeout=600):
-        """``so-telemetry --config-dir <master> --pillar-dir <test pillar> ...`` as a subprocess."""
-        cmd = [SO_TELEMETRY, "--config-dir", self.config_dir, "--pillar-dir", str(self.pillar_dir), *args]
-        return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
-                              timeout=timeout, env=self.env())
+        """``so-telemetry ...`` run to its end."""
+        return subprocess.run(self.command(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              check=False, timeout=timeout, env=self.env())
 
     def sync(self, *args, timeout=600):
-        """``so-telemetry --config-dir <master> sync ...`` as a subprocess."""
         return self.cli("sync", *args, timeout=timeout)
 
     def start_sync(self, *args):
         """``so-telemetry sync ...`` started: the Popen, its output read as it comes."""
-        return subprocess.Popen([SO_TELEMETRY, "--config-dir", self.config_dir, "sync", *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                env=self.env())
+        return subprocess.Popen(self.command("sync", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, text=True, env=self.env())
 
     @staticmethod
     def wait_for(predicate, timeout=60, interval=0.5, what="condition", fail=True):

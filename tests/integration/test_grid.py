@@ -20,8 +20,8 @@ import urllib.parse
 
 import pytest
 
-from tests.conftest import SO_TELEMETRY, save_figures
-from .conftest import (AIRGAP, ALL, ANALYTICS, MANAGER, OK_LINE, REPO_FILE, RETRY, SENSOR, SOC_JSON,
+from tests.conftest import save_figures
+from .conftest import (AIRGAP, ALL, ANALYTICS, MANAGER, OK_LINE, REPO_FILE, RETRY, SENSOR, SOC_JSON, Lines,
                        assert_synced_ok, final_lines)
 
 pytestmark = pytest.mark.integration
@@ -179,8 +179,8 @@ def sync_on_a_terminal(grid, timeout=600):
     """``so-telemetry sync`` with its stdout on a pseudo-terminal: everything it wrote."""
     env = dict(grid.env(), TERM="xterm", COLUMNS="160")
     master_fd, slave_fd = pty.openpty()
-    proc = subprocess.Popen([SO_TELEMETRY, "--config-dir", grid.config_dir, "sync", *RETRY], stdout=slave_fd,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(grid.command("sync", *RETRY), stdout=slave_fd, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env)
     os.close(slave_fd)
     out, deadline = b"", time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -327,7 +327,8 @@ def test_schedule_applies_pillar_and_a_sync_meets_it(fast_manager):
     fired = scheduled_highstates(grid)
     reader = Reader(grid)
     reader.start()
-    gate = grid.gate("scheduled-run")
+    gate = grid.gate("scheduled-run", seconds=180)
+    proc = None
     try:
         # the schedule alone, no sync: telemetry off
         grid.set_pillar({}, so_manager=dict(FAST, **soc(False)))
@@ -341,24 +342,28 @@ def test_schedule_applies_pillar_and_a_sync_meets_it(fast_manager):
         # run writes the files, then holds the minion in the SOC reload
         grid.set_pillar({}, so_manager=soc(True, gate.cmd))
         grid.wait_for(gate.is_reached, timeout=120, interval=0.2, what="a scheduled highstate in the SOC reload")
-        proc = grid.start_sync("--target", MANAGER, "--minion-timeout", "120", "--retries", "60", "--retry-wait", "1")
-        out = []
-        for line in proc.stdout:
-            out.append(line)
-            if ": busy:" in line:
-                break
+        # fewer retries than the gate holds: the busy line must come as it
+        # happens (the gate opens on it), not when the command ends
+        proc = grid.start_sync("--target", MANAGER, "--minion-timeout", "120", "--retries", "30", "--retry-wait", "1")
+        out = Lines(proc)
+        grid.wait_for(lambda: any(": busy:" in line for line in out.lines), timeout=300, interval=0.1,
+                      what="the sync's busy line")
+        running_at_busy = proc.poll() is None
         gate.open()
-        rest, stderr = proc.communicate(timeout=300)
-        stdout = "".join(out) + rest
+        rc, stdout, stderr = out.finish(300)
+    except BaseException:
+        if proc:
+            proc.kill()
+        raise
     finally:
         gate.open()
         reader.close()
     print(stdout, stderr)
-    assert proc.returncode == 0, stdout + stderr
+    assert rc == 0, stdout + stderr
     assert "Traceback" not in stderr, stderr
     busy = [line for line in stdout.splitlines() if ": busy:" in line]
-    assert busy, f"the sync never met the scheduled highstate:\n{stdout}"
-    assert busy[0].startswith(f"[-/1] {MANAGER}: busy: a highstate is already running, retry 1/60 in 1s "
+    assert running_at_busy, f"the busy line came only when the sync ended:\n{stdout}"
+    assert busy[0].startswith(f"[-/1] {MANAGER}: busy: a highstate is already running, retry 1/30 in 1s "
                               f'(The function "state.highstate" is running as PID'), busy[0]
     final = final_lines(stdout)[MANAGER]
     assert OK_LINE.match(final) and stdout.index(busy[-1]) < stdout.index(final), stdout

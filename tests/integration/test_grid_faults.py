@@ -9,14 +9,14 @@ is in test_grid.py.)
 
 import concurrent.futures
 import json
-import threading
 import time
 
 import pytest
 
 from tests.conftest import save_figures
 
-from .conftest import AIRGAP, ALL, ANALYTICS, MANAGER, OK_LINE, REPO_FILE, RETRY, SENSOR, SOC_JSON, final_lines, summary
+from .conftest import (AIRGAP, ALL, ANALYTICS, MANAGER, OK_LINE, REPO_FILE, RETRY, SENSOR, SOC_JSON, Lines,
+                       final_lines, summary)
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +36,7 @@ def test_master_stopped_during_sync(grid, event_listener):
     minion_timeout = 8
     grid.set_pillar({})
     started = time.monotonic()
+    proc = None
     try:
         with grid.hold_pillar("master-stopped") as gate:
             proc = grid.start_sync("--minion-timeout", str(minion_timeout), "--retries", "0")
@@ -43,12 +44,12 @@ def test_master_stopped_during_sync(grid, event_listener):
                           what="every minion's highstate to wait for its pillar")
             assert proc.poll() is None, "the sync ended before the master stopped: test is void"
             grid.master.terminate()  # SIGKILL: the master and every process it started
-            try:
-                stdout, stderr = proc.communicate(timeout=minion_timeout + 60)
-            except BaseException:
-                proc.kill()
-                raise
+            stdout, stderr = proc.communicate(timeout=minion_timeout + 60)
         elapsed = time.monotonic() - started
+    except BaseException:
+        if proc and proc.poll() is None:
+            proc.kill()
+        raise
     finally:
         restarted = time.time()
         if not grid.master.is_running():
@@ -83,39 +84,46 @@ def manager_killed(grid):
     """A sync that turns SOC Telemetry and OS updates off; the manager's
     minion is killed (its whole process tree, the highstate job too) once
     its SOC files are written and its highstate waits in the SOC reload.
-    While the sync waits for it, ``status --grid`` asks the grid (text, and
-    JSON with the deprecated ``--timeout``). The manager stays down for the
-    class, then is started again."""
+    While the sync waits for it, ``status --grid`` asks the grid (text, text
+    with the deprecated ``--timeout``, JSON), the three at once. The manager
+    stays down for the class, then is started again."""
     gate = grid.gate("killed")
     # soc:config changes soc.json whatever the manager had: the reload runs
     grid.set_pillar({"soc": {"telemetryEnabled": False}, "patch": {"os": {"enabled": False}}},
                     so_manager={"soc": {"config": {"tests": {"run": gate.dir.name}}, "reload_cmd": gate.cmd}})
     minion = grid.minions[MANAGER]
-    record = {"lines": []}
+    record = {}
+    proc = None
     try:
         started = time.monotonic()
         proc = grid.start_sync("--minion-timeout", str(MINION_TIMEOUT), *RETRY)
+        out = Lines(proc)
 
-        def read():
-            for line in proc.stdout:  # each line, and whether the sync was still running then
-                record["lines"].append((line.rstrip("\n"), proc.poll() is None))
+        def others_returned():
+            finals = final_lines(out.text)
+            return gate.is_reached() and SENSOR in finals and AIRGAP in finals
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        grid.wait_for(gate.is_reached, timeout=MINION_TIMEOUT + 30, interval=0.1,
-                      what="the manager's highstate to reach the SOC reload")
+        grid.wait_for(others_returned, timeout=MINION_TIMEOUT + 30, interval=0.05,
+                      what="the manager's highstate in the SOC reload, the others' lines")
+        # the others' lines came as they returned: before the sync ended, before the manager's
+        record["running at the kill"] = proc.poll() is None
+        record["lines before the kill"] = len(out.lines)
         minion.terminate()  # SIGKILL: the minion and every process it started
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            status = [pool.submit(grid.cli, "status", "--grid", "--minion-timeout", str(STATUS_TIMEOUT)),
-                      pool.submit(grid.cli, "--timeout", str(STATUS_TIMEOUT), "status", "--grid", "--json")]
-            record["status"], record["status_json"] = [future.result() for future in status]
-        record["rc"] = proc.wait(MINION_TIMEOUT + 120)
-        reader.join(30)
-        record["stderr"] = proc.stderr.read()
+        status = {  # a hang ends in TimeoutExpired
+            "text": ("status", "--grid", "--minion-timeout", str(STATUS_TIMEOUT)),
+            "deprecated": ("--timeout", str(STATUS_TIMEOUT - 1), "status", "--grid"),
+            "json": ("status", "--grid", "--json", "--minion-timeout", str(STATUS_TIMEOUT)),
+        }
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(status)) as pool:
+            futures = {key: pool.submit(grid.cli, *args, timeout=STATUS_TIMEOUT + 60) for key, args in status.items()}
+            record["status"] = {key: future.result() for key, future in futures.items()}
+        record["rc"], record["stdout"], record["stderr"] = out.finish(MINION_TIMEOUT + 120)
         record["seconds"] = round(time.monotonic() - started, 1)
-        record["stdout"] = "\n".join(line for line, _running in record["lines"])
+        record["lines"] = out.lines
         yield record
     finally:
+        if proc and proc.poll() is None:
+            proc.kill()
         gate.open()
         if not minion.is_running():
             minion.start(start_timeout=120)
@@ -138,9 +146,11 @@ class TestManagerKilled:
         assert finals[MANAGER] == f"[3/3] {MANAGER}: FAILED, no answer within {MINION_TIMEOUT}s"
         assert OK_LINE.match(finals[SENSOR]) and OK_LINE.match(finals[AIRGAP]), stdout
         assert summary(stdout) == ("3", "2", "1", MANAGER)
-        # printed as each returned: the others' lines came while the sync still waited for the manager
-        running = {line.split()[1].rstrip(":"): alive for line, alive in rec["lines"] if line in finals.values()}
-        assert running[SENSOR] and running[AIRGAP], rec["lines"]
+        # printed as each returned: the others' lines were read while the sync
+        # still waited for the manager, which was then killed, and only then
+        # named failed (the command flushes each line; no PYTHONUNBUFFERED)
+        assert rec["running at the kill"], rec["lines"]
+        assert rec["lines"].index(finals[MANAGER]) >= rec["lines before the kill"], rec["lines"]
         assert "Convergence: converged 2/3; silent: so-manager" in stdout, stdout
         # the others applied the change
         schedules = grid.schedules(SENSOR)
@@ -155,14 +165,17 @@ class TestManagerKilled:
         """``status --grid``: a minion not answering within --minion-timeout is
         named silent, exit 1, never a hang; ``--timeout`` (deprecated for
         status --grid) still means it, with a note on stderr."""
-        text, js = manager_killed["status"], manager_killed["status_json"]
+        status = manager_killed["status"]
+        text, old, js = status["text"], status["deprecated"], status["json"]
         assert text.returncode == 1, text.stdout + text.stderr
         assert f"silent: {MANAGER}" in text.stdout, text.stdout
         assert f"(silent: no answer within {STATUS_TIMEOUT}s)" in text.stdout, text.stdout
         assert "deprecated" not in text.stderr, text.stderr
+        assert old.returncode == 1, old.stdout + old.stderr
+        assert f"silent: {MANAGER} (silent: no answer within {STATUS_TIMEOUT - 1}s)" in old.stdout, old.stdout
+        assert old.stderr.startswith("so-telemetry: note: --timeout for status --grid is deprecated"), old.stderr
+        assert f"use --minion-timeout {STATUS_TIMEOUT - 1}" in old.stderr, old.stderr
         assert js.returncode == 1, js.stdout + js.stderr
         items = {i["id"]: i for i in json.loads(js.stdout)}
         assert items[MANAGER]["answered"] is False and items[MANAGER]["converged"] is False, items
         assert items[SENSOR]["answered"] and items[AIRGAP]["answered"], items
-        assert js.stderr.startswith("so-telemetry: note: --timeout for status --grid is deprecated"), js.stderr
-        assert f"use --minion-timeout {STATUS_TIMEOUT}" in js.stderr, js.stderr

@@ -24,7 +24,7 @@ def render(ctx, workdir):
     for path, text in {**soc_files(c), core.files.artefact_path(c, "repo"): repo_text(c)}.items():
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(core.files.as_written(text))
+            fh.write(core.saltcompat.managed_text(text))
     # as Salt persists a job: job_args as args
     jobs = {j["name"]: {("args" if k == "job_args" else k): v for k, v in j["job"].items()}
             for j in (core.schedule.resync_job(c), core.schedule.patch_job(c)) if j["job"]}

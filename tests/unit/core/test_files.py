@@ -36,4 +36,4 @@ def test_file_mode_invalid(ctx, pillar, mode):
 @pytest.mark.parametrize("bad", ["relative/path", "", None], ids=repr)
 def test_path_must_be_absolute(ctx, bad):
     with pytest.raises(CommandExecutionError):
-        core.files.path(ctx(), bad)
+        core.files.rendered_path(ctx(), bad)

@@ -69,7 +69,7 @@ FUNCS = {
     "resync_job": core.schedule.resync_job,
     "owners": core.files.owners,
     "job_names": core.schedule.job_names,
-    "paths": core.files.paths,
+    "paths": core.files.artefact_paths,
     "file_spec": core.files.file_spec,
     "report": core.report.report,
     "proxy": core.proxy.real,

@@ -59,7 +59,7 @@ def test_returns_are_the_engines(ctx, pillar):
     assert MODULE.settings("soc") == core.decide.settings(ctx(), "soc")
     assert MODULE.query_params() == core.query.params(ctx()) != {}
     assert MODULE.report() == core.report.report(ctx())
-    assert MODULE.paths() == core.files.paths(ctx())
+    assert MODULE.paths() == core.files.artefact_paths(ctx())
     assert MODULE.config("soc") == core.config.component(ctx(), "soc")
     assert MODULE.manager_like() is True
     assert MODULE.converged() == core.converge.converged(ctx())
