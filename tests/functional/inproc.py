@@ -16,7 +16,8 @@ modules as synced into the sandbox, ``file.managed``, ``schedule.*``,
 Each call starts as a new ``salt-call`` would:
 
 * the minion is built again when the sandbox's ``minion`` file changed
-  (grains, roots), else reused: its ``__context__`` is emptied and its
+  (grains, roots), else reused with the schedule of
+  ``minion.d/_schedule.conf`` read again: its ``__context__`` is emptied and its
   pillar dropped (Salt merges a new compile into the pillar already in
   ``opts``: a reused minion would keep keys the test has since removed);
 * a ``state.*`` function compiles the pillar itself (as in ``salt-call``);
@@ -26,7 +27,9 @@ Each call starts as a new ``salt-call`` would:
   ``log_level_logfile``) are kept in :attr:`InProcessSandbox.log` instead of
   ``var/log/salt/minion``; lower levels are not produced at all (pytest's
   capture would format every TRACE record of the loader), nor are
-  DeprecationWarnings (3006.9's loader: one per module it loads).
+  DeprecationWarnings (3006.9's loader: one per module it loads);
+* ``sys.path`` is put back afterwards (Salt's loader adds the sandbox's
+  ``extmods/utils``, where a later import in this process would find it).
 
 ``subprocess_call`` (and ``salt_call(..., out="highstate")``, any output
 other than JSON) is the real ``salt-call`` subprocess. Tried on Salt 3006.9
@@ -38,6 +41,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import warnings
 
 import salt.config
@@ -61,10 +65,11 @@ class _Keep(logging.Handler):
 
 
 @contextlib.contextmanager
-def _salt_logging(lines):
+def _in_process(lines):
     root = logging.getLogger()
     level = root.level
     handler = _Keep(lines)
+    path = list(sys.path)
     root.setLevel(logging.WARNING)
     root.addHandler(handler)
     try:
@@ -75,6 +80,9 @@ def _salt_logging(lines):
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        # Salt's loader puts the sandbox's extmods/utils on sys.path (3006.9
+        # first, 3008 last): not for the rest of this test process
+        sys.path[:] = path
 
 
 def _set(opts, key, value):
@@ -105,20 +113,24 @@ class InProcessSandbox(Sandbox):
     def _sminion(self):
         conf_file = self.config_dir / "minion"
         conf = conf_file.read_bytes()
+        opts = salt.config.minion_config(str(conf_file))
+        opts["file_client"] = "local"  # --local
+        opts["local"] = True
         if self._minion is None or conf != self._conf:
-            opts = salt.config.minion_config(str(conf_file))
-            opts["file_client"] = "local"  # --local
-            opts["local"] = True
             self._context = {}
             self._minion = salt.minion.SMinion(opts, context=self._context)
             self._conf = conf
+        else:
+            # minion.d/_schedule.conf as read now (the schedule states change it)
+            for mopts in (self._minion.opts, self._minion.functions.opts):
+                _set(mopts, "schedule", opts.get("schedule", {}))
         return self._minion
 
     def salt_call(self, *args, check=True, out="json"):
         if out != "json":
             return self.subprocess_call(*args, check=check, out=out)
         fun, rest = args[0], list(args[1:])
-        with _salt_logging(self.log):
+        with _in_process(self.log):
             minion = self._sminion()
             self._context.clear()
             # Salt merges a pillar compile into the pillar already in opts:

@@ -102,7 +102,8 @@ class FakeClient:
         minion, jid = next(iter(self.running.items()))
         del self.running[minion]
         ret = self.answers[minion].pop(0) if self.answers[minion] else OK_RET
-        return {"tag": f"salt/job/{jid}/ret/{minion}", "data": {"return": ret, "retcode": 0}}
+        return {"tag": f"salt/job/{jid}/ret/{minion}",
+                "data": {"id": minion, "jid": jid, "return": ret, "retcode": 0}}  # as Salt sends a return
 
 
 def _grid(client, minions, batch=None, retries=3, queue=False):

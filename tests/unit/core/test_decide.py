@@ -5,6 +5,8 @@ import itertools
 
 import pytest
 import so_telemetry_core as core
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.unit.conftest import BASE_GRAINS, HOSTNAME, IDENTITY_GRAINS
 from tests.unit.core.helpers import (
@@ -17,7 +19,7 @@ from tests.unit.core.helpers import (
 
 
 # --------------------------------------------------------------------------
-# 1. the full table
+# 1. the full table: every row (2 x 2 x 6 x 3 x 4 = 288) in one loop
 
 # airgap grain: (id, value, airgapped, malformed)
 AIRGAP_GRAINS = [
@@ -36,12 +38,19 @@ AIRGAP_PILLARS = [
 ROLES = ["so-manager", "so-standalone", "so-sensor", ABSENT]
 
 
-@pytest.mark.parametrize("role", ROLES, ids=lambda r: "role-absent" if r is ABSENT else r)
-@pytest.mark.parametrize("ag_pillar", AIRGAP_PILLARS, ids=lambda c: c[0])
-@pytest.mark.parametrize("ag_grain", AIRGAP_GRAINS, ids=lambda c: c[0])
-@pytest.mark.parametrize("patch_pillar", [True, False], ids=["patch-on", "patch-off"])
-@pytest.mark.parametrize("soc_pillar", [True, False], ids=["soc-on", "soc-off"])
-def test_table(ctx, grains, pillar, soc_pillar, patch_pillar, ag_grain, ag_pillar, role):
+def test_table(ctx, grains, pillar):
+    rows = list(itertools.product([True, False], [True, False], AIRGAP_GRAINS, AIRGAP_PILLARS, ROLES))
+    for soc_pillar, patch_pillar, ag_grain, ag_pillar, role in rows:
+        where = (f"soc-{'on' if soc_pillar else 'off'}, patch-{'on' if patch_pillar else 'off'}, {ag_grain[0]}, "
+                 f"{ag_pillar[0]}, {'role-absent' if role is ABSENT else role}")
+        try:
+            _check_row(ctx, grains, pillar, soc_pillar, patch_pillar, ag_grain, ag_pillar, role)
+        except AssertionError as exc:
+            raise AssertionError(f"row {where}: {exc}") from exc
+    assert len(rows) == 288
+
+
+def _check_row(ctx, grains, pillar, soc_pillar, patch_pillar, ag_grain, ag_pillar, role):
     _, grain_value, grain_on, grain_bad = ag_grain
     _, pillar_value, pillar_on, pillar_bad = ag_pillar
     set_grains(grains, airgap=grain_value, role=role)
@@ -125,6 +134,13 @@ HOSTILE_GRAINS = [
     {"os": "OEL", "osmajorrelease": True, "cpuarch": "x86_64\ngpgcheck=0"},
 ]
 PILLAR_CONFIGS = list(itertools.product([True, False], [True, False], [True, False, "sometimes"]))
+# (soc, patch, global:airgap) at the edges, each over the whole grain space
+# (6 x 16 x 21 = 2,016 grain sets): every switch on (a grain may only turn a
+# channel off), every switch off (none may turn one on), the pillar airgapped
+# or malformed (none may undo it). Each channel is decided from its own switch
+# and the airgap; the other eight configurations mix the edges per channel:
+# test_grains_only_turn_telemetry_off_any_pillar draws from all twelve.
+EDGE_CONFIGS = [(True, True, False), (False, False, False), (True, True, True), (True, True, "sometimes")]
 
 
 def _channels(ctx):
@@ -137,45 +153,60 @@ def _channels(ctx):
     }
 
 
-@pytest.mark.parametrize("soc_pillar,patch_pillar,ag_pillar", PILLAR_CONFIGS,
-                         ids=[f"soc-{a}-patch-{b}-airgap-{c}" for a, b, c in PILLAR_CONFIGS])
-def test_grains_only_turn_telemetry_off(ctx, grains, pillar, soc_pillar, patch_pillar, ag_pillar):
-    set_pillar(pillar, soc=soc_pillar, patch=patch_pillar, airgap=ag_pillar)
+def _with_grains(ctx, grains, role, hostile=None, airgap=ABSENT):
+    grains.clear()
+    grains.update(BASE_GRAINS)
+    grains.update(hostile or {})
+    set_grains(grains, role=role, airgap=airgap)
+    return _channels(ctx)
+
+
+def _check_grains(got, base, sensor, config, where):
+    """``got``: the channels under hostile grains; ``base``: under the same
+    role without an airgap grain; ``sensor``: a plain so-sensor's."""
+    soc_pillar, patch_pillar, ag_pillar = config
     pillar_airgap_off = ag_pillar is False
+    # a channel on => its pillar switch true and the pillar airgap false
+    if got["soc"]:
+        assert soc_pillar is True and pillar_airgap_off, where
+    if got["os_updates"]:
+        assert patch_pillar is True and pillar_airgap_off, where
+    if got["telemetry"] or got["query"]:
+        assert patch_pillar is True and pillar_airgap_off and got["os_updates"], where
+    # relative to the baseline, no grain turns anything from off to on
+    # (the role grain legitimately decides manager-like, i.e. whether the
+    # query is carried at all)
+    for chan in ("soc", "os_updates", "telemetry", "query"):
+        assert not (got[chan] and not base[chan]), f"{chan} turned on by {where}"
+    # and the channels never depend on the role at all
+    assert got["soc"] <= sensor["soc"], where
+    assert got["os_updates"] <= sensor["os_updates"], where
 
-    # baseline: the airgap grain absent, per role (the role grain legitimately
-    # decides manager-like, i.e. whether the query is carried at all)
-    baselines = {}
-    for role in GRAIN_ROLE_SPACE:
-        grains.clear()
-        grains.update(BASE_GRAINS)
-        set_grains(grains, role=role)
-        baselines[repr(role)] = _channels(ctx)
 
+@pytest.mark.parametrize("soc_pillar,patch_pillar,ag_pillar", EDGE_CONFIGS,
+                         ids=[f"soc-{a}-patch-{b}-airgap-{c}" for a, b, c in EDGE_CONFIGS])
+def test_grains_only_turn_telemetry_off(ctx, grains, pillar, soc_pillar, patch_pillar, ag_pillar):
+    config = (soc_pillar, patch_pillar, ag_pillar)
+    set_pillar(pillar, soc=soc_pillar, patch=patch_pillar, airgap=ag_pillar)
+    baselines = {repr(role): _with_grains(ctx, grains, role) for role in GRAIN_ROLE_SPACE}
     checked = 0
     for hostile, role, airgap in itertools.product(HOSTILE_GRAINS, GRAIN_ROLE_SPACE, GRAIN_AIRGAP_SPACE):
-        grains.clear()
-        grains.update(BASE_GRAINS)
-        grains.update(hostile)
-        set_grains(grains, role=role, airgap=airgap)
-        got = _channels(ctx)
-        base = baselines[repr(role)]
-        where = f"grains={grains!r}"
-        # a channel on => its pillar switch true and the pillar airgap false
-        if got["soc"]:
-            assert soc_pillar is True and pillar_airgap_off, where
-        if got["os_updates"]:
-            assert patch_pillar is True and pillar_airgap_off, where
-        if got["telemetry"] or got["query"]:
-            assert patch_pillar is True and pillar_airgap_off and got["os_updates"], where
-        # relative to the baseline, no grain turns anything from off to on
-        for chan in ("soc", "os_updates", "telemetry", "query"):
-            assert not (got[chan] and not base[chan]), f"{chan} turned on by {where}"
-        # and the channels never depend on the role at all
-        assert got["soc"] <= baselines[repr("so-sensor")]["soc"], where
-        assert got["os_updates"] <= baselines[repr("so-sensor")]["os_updates"], where
+        got = _with_grains(ctx, grains, role, hostile, airgap)
+        _check_grains(got, baselines[repr(role)], baselines[repr("so-sensor")], config, f"grains={grains!r}")
         checked += 1
-    assert checked == len(HOSTILE_GRAINS) * len(GRAIN_ROLE_SPACE) * len(GRAIN_AIRGAP_SPACE)
+    assert checked == len(HOSTILE_GRAINS) * len(GRAIN_ROLE_SPACE) * len(GRAIN_AIRGAP_SPACE) == 2016
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config=st.sampled_from(PILLAR_CONFIGS), hostile=st.sampled_from(HOSTILE_GRAINS),
+       role=st.sampled_from(GRAIN_ROLE_SPACE), airgap=st.sampled_from(GRAIN_AIRGAP_SPACE))
+def test_grains_only_turn_telemetry_off_any_pillar(ctx, grains, pillar, config, hostile, role, airgap):
+    set_pillar(pillar, soc=config[0], patch=config[1], airgap=config[2])
+    base = _with_grains(ctx, grains, role)
+    sensor = _with_grains(ctx, grains, "so-sensor")
+    got = _with_grains(ctx, grains, role, hostile, airgap)
+    _check_grains(got, base, sensor, config, f"pillar={pillar!r} grains={grains!r}")
 
 
 @pytest.mark.parametrize("grain,pillar_value,missing", [(True, "sometimes", "grain airgap"),

@@ -1,6 +1,0 @@
-base:
-  '*':
-    - soc.config
-    - patch.os.schedule
-    - schedule
-    - so_telemetry
