@@ -11,6 +11,8 @@ import json
 import pytest
 import yaml
 
+from tests.saltcompat import UNMASK
+
 # A pillar top as Security Onion writes its own: Jinja, a file only listed when it exists.
 TOP = """\
 base:
@@ -65,7 +67,7 @@ def lookup(data, key):
 
 
 def pillar_get(sandbox, key):
-    return sandbox.salt_call("pillar.get", key, "unmask=True")
+    return sandbox.salt_call("pillar.get", key, *UNMASK)
 
 
 @pytest.mark.parametrize("case", list(CASES))
