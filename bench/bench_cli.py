@@ -14,7 +14,6 @@ revision's CLI in the same run, on the same sandbox.
 Results: a table on stdout and ``bench/out/bench_cli.json``."""
 
 import argparse
-import pathlib
 import shutil
 import subprocess
 import sys
