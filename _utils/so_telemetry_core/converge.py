@@ -53,10 +53,7 @@ def _analytics(ctx, state, seen):
     return f"analytics.js {what}; {_said(state, 'soc')}"
 
 
-def _soc_json(ctx, state):
-    seen = observe.soc_json(ctx)
-    if seen["text"] is None:
-        return "soc.json is missing"
+def _soc_json(ctx, state, seen):
     try:
         if soc.soc_json(ctx, seen["text"], seen["path"]) == seen["text"]:
             return None
@@ -65,16 +62,19 @@ def _soc_json(ctx, state):
     return f"soc.json has telemetryEnabled {str(seen['flag']).lower()}; {_said(state, 'soc')}"
 
 
-def _repo(ctx, state):
-    seen = observe.repo(ctx)
-    if seen["text"] is None:
-        return "securityonion.repo is missing"
+def _repo(ctx, state, seen):
     if seen["text"] == saltcompat.managed_text(repo.text(ctx, reveal=True)):
         return None
     if bool(seen["queried"]) != bool(repo.definition(ctx)["query"]):
         has = "carries the telemetry query" if seen["queried"] else "has no telemetry query"
         return f"securityonion.repo {has}; {_said(state, 'os_updates')}"
     return "securityonion.repo differs from what the pillar renders"
+
+
+def _file(observer, check, missing):
+    """A file's check: ``missing`` when the node has none, else ``check(seen)``."""
+    seen = observer()
+    return missing if seen["text"] is None else check(seen)
 
 
 def _job(seen, decided, what):
@@ -98,13 +98,15 @@ def _checks(ctx, state, manager_like, analytics):
         return _job(observe.job(ctx, decided["name"], saved), decided, what)
 
     checks = {
-        "repo": lambda: _repo(ctx, state),
+        "repo": lambda: _file(lambda: observe.repo(ctx), lambda seen: _repo(ctx, state, seen),
+                              "securityonion.repo is missing"),
         "highstate_schedule": lambda: job(schedule.resync_job, "the grid resyncs on it"),
         "patch_schedule": lambda: job(schedule.patch_job, _said(state, "os_updates")),
     }
     if manager_like:
         checks["analytics"] = lambda: _analytics(ctx, state, analytics())
-        checks["soc_json"] = lambda: _soc_json(ctx, state)
+        checks["soc_json"] = lambda: _file(lambda: observe.soc_json(ctx), lambda seen: _soc_json(ctx, state, seen),
+                                           "soc.json is missing")
     return checks
 
 

@@ -93,12 +93,25 @@ def _sync(args):
     return 1 if silent else 0
 
 
-def install(args):
+def _plan(args, plan):
+    """``(layout, plan's answer)``; an :class:`InstallError` is the command's one-line error."""
     layout = so.Layout(args.saltstack, args.salt_config)
     try:
-        changes, manifest = so.plan_install(layout)
+        return layout, plan(layout)
     except so.InstallError as exc:
         raise CliError(str(exc)) from None
+
+
+def _apply(layout, changes, manifest=None):
+    try:
+        so.apply(layout, changes, manifest)
+    except OSError as exc:
+        raise CliError(f"cannot write {getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}") from None
+    _show(changes, False)
+
+
+def install(args):
+    layout, (changes, manifest) = _plan(args, so.plan_install)
     if not changes:
         print(f"so-telemetry install: nothing to do (installed under {layout.root}; "
               f"{len(manifest['files'])} files as they should be).")
@@ -111,22 +124,14 @@ def install(args):
         print(f"{len(changes)} file(s) would be written or removed"
               + ("; the salt-master would have to restart." if master_changed else "."))
         return 0
-    try:
-        so.apply(layout, changes, manifest)
-    except OSError as exc:
-        raise CliError(f"cannot write {getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}") from None
-    _show(changes, False)
+    _apply(layout, changes, manifest)
     print(f"so-telemetry installed under {layout.root}: every node's highstate runs it (environment {so.ENV}); "
           "SOC's Configuration screen shows its settings.")
     return _restart_and_sync(args, master_changed)
 
 
 def uninstall(args):
-    layout = so.Layout(args.saltstack, args.salt_config)
-    try:
-        changes, kept = so.plan_uninstall(layout)
-    except so.InstallError as exc:
-        raise CliError(str(exc)) from None
+    layout, (changes, kept) = _plan(args, so.plan_uninstall)
     if not changes and not kept:
         print(f"so-telemetry uninstall: nothing to do (not installed under {layout.root}).")
         return 0
@@ -135,11 +140,7 @@ def uninstall(args):
         print("so-telemetry uninstall --security-onion --dry-run: nothing is changed.")
         _show(changes, True)
     else:
-        try:
-            so.apply(layout, changes)
-        except OSError as exc:
-            raise CliError(f"cannot remove {getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}") from None
-        _show(changes, False)
+        _apply(layout, changes)
     for path, why in kept:
         print(f"kept {path}: {why}")
     if args.dry_run:

@@ -15,11 +15,11 @@ modules as synced into the sandbox, ``file.managed``, ``schedule.*``,
 
 Each call starts as a new ``salt-call`` would:
 
-* the minion is built again when the sandbox's ``minion`` file changed
-  (grains, roots), else reused with the schedule of
-  ``minion.d/_schedule.conf`` read again: its ``__context__`` is emptied and its
-  pillar dropped (Salt merges a new compile into the pillar already in
-  ``opts``: a reused minion would keep keys the test has since removed);
+* the minion (grains, loaders) is built again when the sandbox's ``minion``
+  file changed (grains, roots), else reused: ``minion.d/_schedule.conf``
+  read again, its ``__context__`` emptied and its pillar dropped (Salt
+  merges a new compile into the pillar already in ``opts``: a reused minion
+  would keep keys the test has since removed);
 * a ``state.*`` function compiles the pillar itself (as in ``salt-call``);
   any other function gets the minion's modules loaded again over a pillar
   compiled now (as ``salt-call`` does at its start);
