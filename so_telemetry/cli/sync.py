@@ -41,7 +41,7 @@ minion, no master) or Salt itself failed: any exception from Salt (client,
 event bus, key resolution) ends as a :class:`CliError` (one
 ``so-telemetry: error: ...`` line on stderr), never a traceback. The
 differences between the Salt lines (3006.9, 3008.x) are in
-``so_telemetry.saltcompat``.
+``so_telemetry_core.saltcompat``.
 """
 
 import json

@@ -1,4 +1,4 @@
-"""so_telemetry.saltcompat: one call that works on every supported Salt line."""
+"""so_telemetry_core.saltcompat: one call that works on every supported Salt line."""
 
 import pytest
 

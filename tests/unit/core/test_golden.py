@@ -1,6 +1,6 @@
 """Golden snapshots of the merged maps and the report per role, like
 template-formula's ``_mapdata``: a change of a default (or of what the report
-says) shows up in review as a readable diff of ``tests/unit/golden/*.yaml``.
+says) shows up in review as a readable diff of ``tests/unit/core/golden/*.yaml``.
 
 Regenerate after an intended change:
 ``SO_TELEMETRY_GOLDEN=update .venv/bin/python -m pytest tests/unit/core/test_golden.py``
