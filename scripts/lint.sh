@@ -15,7 +15,7 @@ if [[ ${#sls[@]} == 0 ]]; then
 else
   .venv/bin/salt-lint "${sls[@]}" || rc=1
 fi
-echo "lint: reStructuredText (README.rst, docs/*.rst render without a warning)"
-.venv/bin/python scripts/check_rst.py README.rst docs/*.rst || rc=1
+echo "lint: reStructuredText (README.rst, CHANGELOG.rst, docs/*.rst render without a warning)"
+.venv/bin/python scripts/check_rst.py README.rst CHANGELOG.rst docs/*.rst || rc=1
 [[ $rc == 0 ]] && echo "lint: clean" || echo "lint: FAILED" >&2
 exit $rc
