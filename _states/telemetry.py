@@ -293,9 +293,32 @@ def _job_state(name, artefact, kind, build, offline):
     if decided["job"] is None:
         ret = _absent(name, offline, decided.get("reason"))
     else:
-        ret = _present(name, decided["job"], offline)
+        ret = _reshaped(ctx, name, decided["job"], offline) or _present(name, decided["job"], offline)
     ret.setdefault("changes", {})
     return _legacy_absent(ctx, ret, kind, offline)
+
+
+# The keys of a schedule job that say when it runs: one shape or another
+# (``hours: 8`` or ``when: [...]``), never both.
+TIMING = ("seconds", "minutes", "hours", "days", "when", "cron", "once")
+
+
+def _reshaped(ctx, name, job, offline):
+    """A job whose timing changes shape (``{hours: 4}`` to weekdays) is
+    removed and added again: ``schedule.present`` keeps the timing keys the
+    new job no longer has (``hours`` beside ``when``). None when the shape
+    is the same."""
+    saved = core.schedule.saved(ctx).get(name) or (__opts__.get("schedule") or {}).get(name) or {}
+    stale = sorted(k for k in TIMING if k in saved and k not in job)
+    if not stale:
+        return None
+    removed = _absent(name, offline)
+    if removed.get("result") is False:
+        return removed
+    ret = _present(name, job, offline)
+    ret["changes"] = {name: {"old": {k: saved[k] for k in TIMING if k in saved}, "new": job}}
+    ret["comment"] = f"{ret.get('comment', '')} (its timing changed shape: {', '.join(stale)} removed)".strip()
+    return ret
 
 
 def highstate_schedule(name="highstate_schedule", offline=False):

@@ -37,18 +37,35 @@ def formula_dir():
 class FormulaFiles:
     """Text of ``salt://so_telemetry/<relpath>``: through Salt's file server
     (``fetch``, i.e. ``cp.get_file_str``) when there is one, else from the
-    formula's directory on disk. The file server is asked in the minion's
-    saltenv (``base`` unless set), then in :data:`FORMULA_ENV`; the first
-    that has the formula is used for every later file."""
+    formula's directory on disk. The file server is asked in
+    :data:`FORMULA_ENV` where the master has that environment (``envs``,
+    i.e. ``cp.envs``: a Security Onion manager, where the formula is not in
+    ``base``), else in the minion's saltenv (``base`` unless set); the other
+    one only if the first has no such file (Salt logs an error for each file
+    it cannot find in an environment: a highstate must not)."""
 
-    def __init__(self, fetch=None, directory=None, cache=None, saltenv=None):
+    def __init__(self, fetch=None, directory=None, cache=None, saltenv=None, envs=None):
         self.fetch = fetch
         self.directory = directory
         self.cache = {} if cache is None else cache
+        self.envs = envs
         self.saltenvs = list(dict.fromkeys([saltenv or "base", FORMULA_ENV]))
+        self.ordered = False
+
+    def _order(self):
+        """The environments to ask, the formula's own first where the master has it."""
+        if not self.ordered:
+            self.ordered = True
+            try:
+                own = self.envs is not None and FORMULA_ENV in (self.envs() or [])
+            except Exception:  # noqa: BLE001  pylint: disable=broad-except
+                own = False  # no file server to ask
+            if own:
+                self.saltenvs = [FORMULA_ENV, *[e for e in self.saltenvs if e != FORMULA_ENV]]
+        return list(self.saltenvs)
 
     def _served(self, relpath):
-        for env in list(self.saltenvs):
+        for env in self._order():
             try:
                 text = self.fetch(f"salt://{FORMULA}/{relpath}", saltenv=env)
             except Exception:  # noqa: BLE001  pylint: disable=broad-except
@@ -113,7 +130,7 @@ class Context:
         ``__context__``)."""
         cache = context if context is not None else {}
         files = FormulaFiles(fetch=salt.get("cp.get_file_str"), cache=cache.setdefault("telemetry.files", {}),
-                             saltenv=opts.get("saltenv"))
+                             saltenv=opts.get("saltenv"), envs=salt.get("cp.envs"))
         lister = salt.get("schedule.list")
 
         def saved():

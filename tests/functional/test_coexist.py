@@ -149,11 +149,16 @@ def test_host_owns_what_it_manages_and_a_mismatch_is_reported(so_manager):
     assert "telemetryEnabled" not in text
     soc = json.loads(text)
     assert soc["server"]["bindAddress"] == "0.0.0.0:9822" and soc["server"]["srvKey"].startswith("c3RhbmQtaW4")
+    assert soc["server"]["airgapEnabled"] is False and soc["server"]["proxy"] == ""
     assert GTM in box.path(ANALYTICS).read_text()
     assert "?" not in box.path(REPO_FILE).read_text() and "baseurl=file:///nsm/repo/" in box.path(REPO_FILE).read_text()
     jobs = box.schedule_conf()
     assert set(jobs) == {"highstate_schedule", "patch_os_schedule"}, "one resync job and one update job"
-    assert jobs["patch_os_schedule"]["return_job"] is True, "the host's job, not rewritten by this library"
+    assert {k: jobs["highstate_schedule"].get(k) for k in ("function", "minutes", "maxrunning")} == {
+        "function": "state.highstate", "minutes": 15, "maxrunning": 1}
+    patch = jobs["patch_os_schedule"]
+    assert (patch["function"], patch["args"], patch["hours"], patch["splay"]) == ("state.sls", ["patch.os"], 8, 900)
+    assert patch["return_job"] is True, "the host's job, not rewritten by this library"
     log = docker_log(box.root)
     assert [(line["action"], line["name"]) for line in log] == [("create", "so-soc")]
     assert ANALYTICS_BIND in log[0]["binds"]

@@ -232,16 +232,19 @@ SO_SCHEDULES = {
 
 def test_security_onion_schedule_shapes(sandbox):
     """A pillar written for Security Onion 2.4 (or an earlier release of this
-    library) keeps working; its timing replaces the default's (each shape in
-    turn on one minion, added to an empty schedule)."""
+    library) keeps working; its timing replaces the default's, and the job's
+    earlier timing goes when its shape changes (each shape in turn on one
+    minion: ``hours`` never stays beside ``when``); a second run changes
+    nothing."""
     for case, (entry, expected) in SO_SCHEDULES.items():
-        (sandbox.config_dir / "minion.d" / "_schedule.conf").unlink(missing_ok=True)
         sandbox.set_pillar({"patch": {"os": {"schedule_to_run": "auto", "schedules": {"auto": entry}}}})
         ret = state_results(sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule"))
         assert ret[PO_SID]["result"] is True, case
         job = sched(sandbox)[PO]
         timing = {k: v for k, v in job.items() if k in ("hours", "minutes", "days", "when", "splay")}
         assert timing == expected, case
+        again = state_results(sandbox.salt_call("state.apply", "so_telemetry.patch.os.schedule"))
+        assert again[PO_SID]["changes"] == {}, case
 
 
 BAD_SCHEDULES = {

@@ -315,6 +315,8 @@ def fast_manager(grid):
     grid.set_pillar({})
     if FIGURES:
         save_figures("grid-schedule", "resync schedule during sync", FIGURES)
+    if "seconds" in grid.schedules(MANAGER).get(MANAGER, {}).get("highstate_schedule", {}):  # the test failed early
+        assert_synced_ok(grid.sync("--target", MANAGER, *RETRY), [MANAGER])
 
 
 def test_schedule_applies_pillar_and_a_sync_meets_it(fast_manager):
@@ -334,9 +336,8 @@ def test_schedule_applies_pillar_and_a_sync_meets_it(fast_manager):
         grid.set_pillar({}, so_manager=dict(FAST, **soc(False)))
         grid.wait_for(lambda: all(v != on[p] for p, v in manager_versions(grid).items()), timeout=120,
                       interval=0.2, what="the scheduled highstate to apply the pillar")
-        off = manager_versions(grid)
+        off = manager_versions(grid)  # no sync, no highstate of ours: only the schedule runs one
         assert off[ANALYTICS] == b"" and b"?" not in off[REPO_FILE], off
-        assert scheduled_highstates(grid) > fired
 
         # telemetry on and the 15-minute schedule again: the next scheduled
         # run writes the files, then holds the minion in the SOC reload

@@ -82,7 +82,9 @@ def test_busy_minion_fails_or_queues(grid):
       never a silent success;
     * ``--queue``: our highstate queues behind it (``queue=True``) instead of
       answering busy, and is ok once it ends, with no retry at all;
-    * a queued run still ends at ``--minion-timeout``: named, failed, exit 1.
+    * a queued run still ends at ``--minion-timeout``: named, failed, exit 1
+      (given as ``--timeout``, the spelling before 0.3.0: it still means
+      this, with a note on stderr; the one test of the old spelling here).
     """
     gate = grid.gate("busy")
     # soc:config changes soc.json whatever the manager had: the reload runs
@@ -102,11 +104,13 @@ def test_busy_minion_fails_or_queues(grid):
         assert summary(proc.stdout) == ("1", "0", "1", MANAGER)
 
         queued = grid.start_sync("--target", MANAGER, "--queue", "--retries", "0", "--minion-timeout", "300")
-        proc = grid.sync("--target", MANAGER, "--queue", "--minion-timeout", "3")
+        proc = grid.sync("--target", MANAGER, "--queue", "--timeout", "3")
         print(proc.stdout, proc.stderr)
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert final_lines(proc.stdout)[MANAGER] == f"[1/1] {MANAGER}: FAILED, no answer within 3s"
         assert summary(proc.stdout) == ("1", "0", "1", MANAGER)
+        assert proc.stderr.startswith("so-telemetry: note: --timeout for sync is deprecated"), proc.stderr
+        assert "use --minion-timeout 3 " in proc.stderr, proc.stderr
         # both queued highstates are on the manager, behind the held one
         grid.wait_for(lambda: len(grid.state_jobs(MANAGER)) >= 3, timeout=60, interval=0.5,
                       what="two queued highstates on the manager")

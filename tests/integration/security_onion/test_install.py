@@ -9,6 +9,7 @@ The tests build on each other, in file order (one grid, one day)."""
 
 import json
 import os
+import pathlib
 import subprocess
 import time
 
@@ -120,6 +121,11 @@ def test_every_highstate_runs_the_library_beside_security_onion(security_onion):
     states = so.highstate()
     assert {m: library_changes(s) for m, s in states.items()} == {MANAGER: {}, SENSOR: {}}
     assert recreations(so, logged) == []
+    # the library asks for its files in its own environment: no error in the minions' logs
+    for minion in (MANAGER, SENSOR):
+        conf = so.minions[minion].config
+        log = pathlib.Path(conf["root_dir"], conf["log_file"]).read_text(errors="replace")
+        assert "Unable to cache file 'salt://so_telemetry" not in log, minion
 
 
 def test_opt_out_restarts_soc_once_in_the_same_run(security_onion):
