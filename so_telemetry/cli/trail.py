@@ -129,8 +129,8 @@ def change(args, channel, value, via):
     """Set ``channel`` (``soc``, ``os_updates``) to ``value`` in its local
     pillar file and record the change ``via`` (``cli``, ``prompt:setup``,
     ``prompt:soup``) under the trail's lock."""
-    entry = core.channels.get(channel)
-    key = entry.key
+    chan = core.channels.get(channel)
+    key = chan.key
     target = os.path.join(args.pillar_dir, *core.config.local_sls(key).split(".")) + ".sls"
     problem, trail, first, before_state = None, None, None, None
     default = core.config.lookup(core.config.defaults(core.Context(), key.split(":")[0]), key.split(":", 1)[1], None)
@@ -155,7 +155,7 @@ def change(args, channel, value, via):
             done.pillar = after
             after_state = _state(after, channel)
             if after_state == before_state:
-                done.note = f"Consent trail: nothing to record ({entry.title} stays {after_state})."
+                done.note = f"Consent trail: nothing to record ({chan.title} stays {after_state})."
                 return done
             _trail, (rec,) = core.trail.append(trail, [core.consent.entry(channel, before_state, after_state, via,
                                                                            who(), f"{target} {key}")])
