@@ -23,9 +23,7 @@ schedule states report ``{<job>: "added"}`` on both lines, see
 ``so_telemetry_core.saltcompat.schedule_prediction``.)
 """
 
-import atexit
 import inspect
-import logging
 
 import salt.modules.pillar
 import salt.version
@@ -36,10 +34,8 @@ UNMASK = ("unmask=True",) if "unmask" in inspect.signature(salt.modules.pillar.g
 
 
 def quiet_salt_import_logging():
-    """Remove the handlers ``import salt.config`` left on the root logger."""
-    for handler in list(logging.root.handlers):
-        logging.root.removeHandler(handler)
-        # 3006.9: atexit.register(handler.flush); bound methods compare equal,
-        # so this unregisters exactly that callback (a no-op on 3008).
-        atexit.unregister(handler.flush)
+    """Remove the handlers ``import salt.config`` left on the root logger
+    (the engine's own :func:`so_telemetry_core.saltcompat.quiet_import_logging`)."""
+    from so_telemetry_core import saltcompat  # pylint: disable=import-outside-toplevel
 
+    saltcompat.quiet_import_logging()

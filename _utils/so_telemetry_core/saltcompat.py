@@ -9,6 +9,9 @@ right branch.
 * ``check_minions``: 3008's ``CkMinions.check_minions()`` takes ``fun`` (the
   function about to run, which decides whether resources are merged in);
   3006.9's has no such keyword.
+* ``quiet_import_logging``: ``import salt.config`` leaves a deferred
+  stderr handler on the root logger; 3006.9 also registers its ``flush``
+  at exit.
 * ``local_client``: a ``LocalClient`` that, when its construction fails,
   does not print a traceback as it is collected (Salt's ``__del__``, both
   lines).
@@ -153,6 +156,22 @@ def local_client(opts):
                 super().__del__()
 
     return LocalClient(mopts=opts)
+
+
+def quiet_import_logging():
+    """Drop the handlers ``import salt.config`` leaves on the root logger: a
+    deferred stderr handler that prints what Salt logged (its raw
+    ``[ERROR   ]`` lines) when the process ends. 3008 swallows that handler's
+    errors in its atexit hook; 3006.9 registers the handler's bare ``flush``,
+    which is unregistered here too. The command line reports Salt's failures
+    in its own one line; a test run's capture streams are closed by then."""
+    import atexit  # pylint: disable=import-outside-toplevel
+    import logging  # pylint: disable=import-outside-toplevel
+
+    for handler in list(logging.root.handlers):
+        logging.root.removeHandler(handler)
+        atexit.unregister(handler.flush)  # bound methods compare equal: exactly that callback
+    logging.root.addHandler(logging.NullHandler())  # and no "last resort" printing either
 
 
 class EventBusStuck(Exception):

@@ -175,6 +175,14 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     _deprecated_timeout(args)
     try:
+        return _run(args)
+    finally:
+        # Salt's own log lines never reach the terminal: a failure is the command's one line
+        core.saltcompat.quiet_import_logging()
+
+
+def _run(args):
+    try:
         return args.func(args)
     except CliError as exc:
         print(error_line(exc), file=sys.stderr, flush=True)

@@ -68,6 +68,20 @@ def session(config_dir):
                 client.destroy()
 
 
+def answers(opts, wait=2.0):
+    """Whether the salt-master of ``opts`` accepts a connection on its
+    request port within ``wait`` seconds (a stopped master: at once)."""
+    import socket  # pylint: disable=import-outside-toplevel
+
+    host = opts.get("interface") or "127.0.0.1"
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    try:
+        with socket.create_connection((host, int(opts.get("ret_port") or 4506)), timeout=wait):
+            return True
+    except OSError:
+        return False
+
+
 def resolve(opts, target, fun="state.highstate"):
     """Sorted ids of the accepted minions matching the glob ``target``."""
     return saltcompat.check_minions(opts, target, "glob", fun=fun)

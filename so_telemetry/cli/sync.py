@@ -269,9 +269,17 @@ def closing(grid, client, minions):
     minion that gave no answer to the highstate is not asked again: silent."""
     answered = [m for m in minions if not grid.results.get(m, {}).get("detail", "").startswith("no answer")]
     items = {m: grid_check.entry(m, None) for m in minions}
-    if answered:
-        items.update((i["id"], i) for i in grid_check.check(client, answered, min(CONVERGENCE_TIMEOUT, grid.timeout)))
-    lines = [f"Convergence: {grid_check.summary(list(items.values()))}"]
+    unknown = None
+    if answered and not master.answers(client.opts):
+        unknown = "the salt-master does not answer any more"
+    elif answered:
+        try:
+            items.update((i["id"], i) for i in grid_check.check(client, answered,
+                                                                min(CONVERGENCE_TIMEOUT, grid.timeout)))
+        except CliError as exc:
+            unknown = str(exc)
+    lines = [f"Convergence: not known ({unknown})" if unknown else
+             f"Convergence: {grid_check.summary(list(items.values()))}"]
     for minion in sorted(m for m, r in grid.results.items() if r["soc_changed"]):
         soc = items.get(minion, {}).get("soc") or "unknown"
         lines.append(f"SOC Telemetry changed on {minion} (its loader is now {soc}): {BROWSERS}.")
