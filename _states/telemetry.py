@@ -121,25 +121,8 @@ def _file(name, path, contents, spec, secret=False):
     before = set(os.listdir(directory)) if os.path.isdir(directory) else None
     ret = __states__["file.managed"](name, **kwargs)
     if ret.get("result") is False and before is not None and not __opts__["test"]:
-        _remove_litter(name, before)
+        core.files.remove_litter(name, before)
     return ret
-
-
-def _remove_litter(name, before):
-    """Salt's copy into place makes ``<name>XXXXXXXX`` beside the file and
-    leaves it when the copy fails (a full disk): remove what this failed
-    write added, so a full disk does not fill up further every resync."""
-    directory, base = os.path.split(name)
-    try:
-        added = set(os.listdir(directory)) - before
-    except OSError:
-        return
-    for entry in added:
-        if entry.startswith(base) and entry != base and len(entry) - len(base) <= 16:
-            try:
-                os.unlink(os.path.join(directory, entry))
-            except OSError:
-                pass
 
 
 def _with_warnings(ctx, ret):
@@ -298,25 +281,20 @@ def _job_state(name, artefact, kind, build, offline):
     return _legacy_absent(ctx, ret, kind, offline)
 
 
-# The keys of a schedule job that say when it runs: one shape or another
-# (``hours: 8`` or ``when: [...]``), never both.
-TIMING = ("seconds", "minutes", "hours", "days", "when", "cron", "once")
-
-
 def _reshaped(ctx, name, job, offline):
     """A job whose timing changes shape (``{hours: 4}`` to weekdays) is
     removed and added again: ``schedule.present`` keeps the timing keys the
     new job no longer has (``hours`` beside ``when``). None when the shape
     is the same."""
     saved = core.schedule.saved(ctx).get(name) or (__opts__.get("schedule") or {}).get(name) or {}
-    stale = sorted(k for k in TIMING if k in saved and k not in job)
+    stale = core.schedule.stale_timing(saved, job)
     if not stale:
         return None
     removed = _absent(name, offline)
     if removed.get("result") is False:
         return removed
     ret = _present(name, job, offline)
-    ret["changes"] = {name: {"old": {k: saved[k] for k in TIMING if k in saved}, "new": job}}
+    ret["changes"] = {name: {"old": {k: saved[k] for k in core.schedule.TIMING if k in saved}, "new": job}}
     ret["comment"] = f"{ret.get('comment', '')} (its timing changed shape: {', '.join(stale)} removed)".strip()
     return ret
 

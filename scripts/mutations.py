@@ -65,7 +65,7 @@ MUTATIONS = [
     ("annotation-says-soc-telemetry", "salt/so_telemetry/soc_so_telemetry.yaml",
      "        Who writes SOC's analytics loader", "        Who writes the SOC Telemetry loader",
      "searching \"SOC Telemetry\" finds more than soc.telemetryEnabled", FUNCTIONAL),
-    ("install-without-env-order", "so_telemetry/security_onion.py",
+    ("install-without-env-order", "so_telemetry/master_config.py",
      '               (["env_order"], _env_order(data))]', "               ]",
      "install leaves Salt's top merge order to chance", FUNCTIONAL),
     ("uninstall-leaves-annotations", "so_telemetry/security_onion.py",

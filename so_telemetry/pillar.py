@@ -24,7 +24,8 @@ import os
 import so_telemetry_core as core
 
 from so_telemetry.cli.output import CliError
-from so_telemetry.cli.saltcall import DEFAULT_CONFIG_DIR, RenderErrors, ask, locate, pillar_error
+from so_telemetry.cli.saltcall import DEFAULT_CONFIG_DIR, ask
+from so_telemetry.pillar_errors import RenderErrors, locate, pillar_error
 
 
 @dataclasses.dataclass
@@ -32,7 +33,7 @@ class Compiled:
     """``pillar``: the compiled pillar; ``grains``; ``node``: the minion options
     the engine reads (``id``, ``so_telemetry_root``); ``files``: ``[(path,
     data)]`` of each pillar file in merge order (empty when the master
-    compiled it); ``roots``: the pillar roots Salt read."""
+    compiled it, or when not asked for); ``roots``: the pillar roots Salt read."""
 
     pillar: dict
     grains: dict
@@ -80,7 +81,7 @@ def _per_file(pillar):
     return out
 
 
-def _compile(opts, config_dir, grains):
+def _compile(opts, config_dir, grains, attribute):
     import salt.config  # pylint: disable=import-outside-toplevel
     import salt.loader  # pylint: disable=import-outside-toplevel
     import salt.pillar  # pylint: disable=import-outside-toplevel
@@ -105,7 +106,7 @@ def _compile(opts, config_dir, grains):
     try:
         with rendered:
             data = pillar.compile_pillar()
-        files = _per_file(pillar) if isinstance(pillar, salt.pillar.Pillar) else []
+        files = _per_file(pillar) if attribute and isinstance(pillar, salt.pillar.Pillar) else []
     finally:
         getattr(pillar, "destroy", lambda: None)()
     errors = data.get("_errors") if isinstance(data, dict) else None
@@ -116,8 +117,13 @@ def _compile(opts, config_dir, grains):
     return Compiled(dict(data), dict(grains), node, files, roots)
 
 
-def compiled(args, grains=None, timeout=None):
+def compiled(args, grains=None, timeout=None, attribute=True):
     """This node's pillar, compiled by Salt within ``--timeout``
-    (``grains``: reuse those of an earlier compile)."""
+    (``grains``: reuse those of an earlier compile; ``attribute``: also
+    render each file alone, for :meth:`Compiled.source`)."""
+    # imported here, once: every forked child (one per compile) has them already
+    import salt.loader  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    import salt.pillar  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+
     config_dir = args.config_dir or DEFAULT_CONFIG_DIR
-    return ask(args, lambda opts: _compile(opts, config_dir, grains), "the pillar", timeout)
+    return ask(args, lambda opts: _compile(opts, config_dir, grains, attribute), "the pillar", timeout)

@@ -44,9 +44,9 @@ import pathlib
 
 import so_telemetry_core as core
 
-from so_telemetry import pillar_edit
+from so_telemetry import master_config, pillar_edit
+from so_telemetry.master_config import ENV, InstallError
 
-ENV = core.context.FORMULA_ENV
 DEFAULT_SALTSTACK = "/opt/so/saltstack"
 DEFAULT_SALT_CONFIG = "/etc/salt"
 # Who writes what on a Security Onion 2.4 manager: Security Onion's own states
@@ -66,10 +66,6 @@ PILLAR_TOP = f"""\
     - ignore_missing: True
     - so_telemetry.soc_so_telemetry
 """
-
-
-class InstallError(Exception):
-    """Nothing can be installed or uninstalled; nothing was changed."""
 
 
 def sha256(data):
@@ -173,82 +169,6 @@ def library_files():
     return out
 
 
-def _yaml_data(path, text):
-    import salt.utils.yaml  # pylint: disable=import-outside-toplevel
-
-    try:
-        data = salt.utils.yaml.safe_load(text)
-    except Exception as exc:  # noqa: BLE001  (Salt's YAML errors, every kind)
-        raise InstallError(f"{path} is not valid YAML ({' '.join(str(exc).split())}); nothing was changed") from None
-    if not isinstance(data, dict):
-        raise InstallError(f"{path} is not a YAML mapping; nothing was changed")
-    return data
-
-
-def _check_security_onion(layout, data):
-    """Refuse a master that does not serve Security Onion's tree at ``saltstack``."""
-    default_salt = os.path.join(layout.saltstack, "default", "salt")
-    base = ((data.get("file_roots") or {}).get("base") or []) if isinstance(data.get("file_roots"), dict) else []
-    if not os.path.isdir(default_salt):
-        raise InstallError(f"no Security Onion Salt tree at {layout.saltstack} ({default_salt} is missing); "
-                           "pass --saltstack DIR; nothing was changed")
-    if not any(os.path.normpath(str(r)) == default_salt for r in base):
-        raise InstallError(f"{layout.master} does not serve {default_salt} in file_roots:base: not this Security "
-                           "Onion manager's master (pass --salt-config DIR); nothing was changed")
-
-
-def _env_order(data):
-    """Security Onion's environments in their order, then the library's."""
-    current = data.get("env_order")
-    if isinstance(current, list) and current:
-        return [*current, ENV] if ENV not in current else list(current)
-    envs = ["base", *[e for e in (data.get("file_roots") or {}) if e not in ("base", ENV)]]
-    return [*envs, ENV]
-
-
-def master_installed(layout, text):
-    """``text`` (the master configuration) with the library's environment."""
-    data = _yaml_data(layout.master, text)
-    _check_security_onion(layout, data)
-    file_roots, pillar_roots = layout.roots()
-    changes = [(["file_roots", ENV], file_roots), (["pillar_roots", ENV], pillar_roots),
-               (["env_order"], _env_order(data))]
-    want = {"file_roots": file_roots, "pillar_roots": pillar_roots}
-    if all((data.get(k) or {}).get(ENV) == v for k, v in want.items()) and data.get("env_order") == _env_order(data):
-        return text
-    try:
-        new, _old = pillar_edit.edited(layout.master, text, changes)
-    except pillar_edit.PillarError as exc:
-        raise InstallError(str(exc)) from None
-    return new
-
-
-def master_uninstalled(layout, text):
-    """``text`` without the library's environment (every other key and
-    comment kept)."""
-    from ruamel.yaml.comments import CommentedMap  # pylint: disable=import-outside-toplevel
-    import io  # pylint: disable=import-outside-toplevel
-
-    data = _yaml_data(layout.master, text)
-    ours = [k for k in ("file_roots", "pillar_roots") if isinstance(data.get(k), dict) and ENV in data[k]]
-    order = data.get("env_order")
-    if not ours and not (isinstance(order, list) and ENV in order):
-        return text
-    yaml = pillar_edit._yaml(text)  # pylint: disable=protected-access
-    doc = yaml.load(text)
-    for key in ours:
-        del doc[key][ENV]
-    if isinstance(order, list) and ENV in order:
-        rest = [e for e in doc["env_order"] if e != ENV]
-        if rest in ([], ["base"]):
-            del doc["env_order"]  # what install added; Salt's default order again
-        else:
-            doc["env_order"] = rest
-    out = io.StringIO()
-    yaml.dump(doc if doc else CommentedMap(), out)
-    return out.getvalue()
-
-
 def settings_text(layout, text):
     """The library's settings file: created with what a Security Onion
     manager needs, or, where it exists (an earlier install, values saved from
@@ -294,7 +214,7 @@ def plan_install(layout):
         if old != data:
             changes.append(Change(path, old, data, **kw))
 
-    new_master = master_installed(layout, master_text.decode("utf-8")).encode("utf-8")
+    new_master = master_config.installed(layout, master_text.decode("utf-8")).encode("utf-8")
     if new_master != master_text:
         changes.append(Change(layout.master, master_text, new_master, mode=None,
                               why="the library's environment (file_roots, pillar_roots, env_order)"))
@@ -339,7 +259,7 @@ def plan_uninstall(layout):
         if backup is not None and sha256(master_text) == (manifest.get("master") or {}).get("after"):
             restored = backup
         else:
-            restored = master_uninstalled(layout, master_text.decode("utf-8")).encode("utf-8")
+            restored = master_config.uninstalled(layout, master_text.decode("utf-8")).encode("utf-8")
         if restored != master_text:
             changes.append(Change(layout.master, master_text, restored, mode=None,
                                   why="restored" if restored == backup else "the library's keys removed"))

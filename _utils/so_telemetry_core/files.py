@@ -155,6 +155,23 @@ def owners(ctx):
     return out
 
 
+def remove_litter(name, before):
+    """Salt's copy into place makes ``<name>XXXXXXXX`` beside the file and
+    leaves it when the copy fails (a full disk): remove what this failed
+    write added, so a full disk does not fill up further every resync."""
+    directory, base = os.path.split(name)
+    try:
+        added = set(os.listdir(directory)) - before
+    except OSError:
+        return
+    for entry in added:
+        if entry.startswith(base) and entry != base and len(entry) - len(base) <= 16:
+            try:
+                os.unlink(os.path.join(directory, entry))
+            except OSError:
+                pass
+
+
 def read_text(fname):
     """Text of a file, or None when there is none."""
     try:

@@ -12,6 +12,17 @@ from .context import FORMULA
 from .validate import PillarError, job_name, strict_bool, whole_number
 
 
+# The keys of a schedule job that say when it runs: one shape or another
+# (``hours: 8`` or ``when: [...]``), never both.
+TIMING = ("seconds", "minutes", "hours", "days", "when", "cron", "once")
+
+
+def stale_timing(saved, job):
+    """The timing keys the saved job has and ``job`` no longer has (its
+    timing changed shape): ``schedule.present`` would keep them."""
+    return sorted(k for k in TIMING if k in (saved or {}) and k not in job)
+
+
 def job_names(ctx):
     """``{"highstate": name, "patch": name, "legacy": {"highstate": [...],
     "patch": [...]}}``: the job names (``so_telemetry:jobs``) and the names

@@ -48,7 +48,7 @@ def who():
 def path(args):
     """The trail of this manager (as the ``so_telemetry.consent`` state writes it)."""
     try:
-        return core.consent.trail_path(compiled(args).context())
+        return core.consent.trail_path(compiled(args, attribute=False).context())
     except core.validate.PillarError as exc:
         raise CliError(str(exc), kind="trail") from None
 
@@ -113,11 +113,13 @@ def _value(pillar, key, default):
     return (default, False) if found is core.config.MISSING else (found, True)
 
 
-def _check_took(after, target, key, value, before):
-    """Undo the edit and refuse when Salt does not read ``value`` at ``key`` now."""
+def _check_took(args, after, target, key, value, before):
+    """Undo the edit and refuse when Salt does not read ``value`` at ``key``
+    now, naming why (the pillar compiled again, each file alone)."""
     if core.config.lookup(after.pillar, key) == value and type(core.config.lookup(after.pillar, key)) is type(value):
         return
     _undo(target, before)
+    after = compiled(args, grains=after.grains)
     if not after.reads(target):
         why = f"Salt does not read {target} (no pillar top gives it to {after.node['id']})"
     else:
@@ -136,10 +138,11 @@ def change(args, channel, value, via):
     default = core.config.lookup(core.config.defaults(core.Context(), key.split(":")[0]), key.split(":", 1)[1], None)
     with contextlib.ExitStack() as stack:
         try:
-            first = compiled(args)
+            first = compiled(args, attribute=False)
             trail = core.consent.trail_path(first.context())
             stack.enter_context(core.trail.locked(trail))
-            first = compiled(args, grains=first.grains)  # again under the lock: no edit of another writer missed
+            # again under the lock: no edit of another writer missed
+            first = compiled(args, grains=first.grains, attribute=False)
             before_state = _state(first, channel)
         except (CliError, core.validate.PillarError) as exc:
             problem = exc
@@ -150,8 +153,8 @@ def change(args, channel, value, via):
         try:
             if problem is not None:
                 raise problem
-            after = compiled(args, grains=first.grains)
-            _check_took(after, target, key, value, saved)
+            after = compiled(args, grains=first.grains, attribute=False)
+            _check_took(args, after, target, key, value, saved)
             done.pillar = after
             after_state = _state(after, channel)
             if after_state == before_state:
