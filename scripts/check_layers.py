@@ -1,8 +1,8 @@
-"""Check a full test run's JUnit XML: every layer (unit, functional, dnf,
+"""Check a full test run's JUnit XML (one file per pytest process): every layer (unit, functional, dnf,
 browser, integration) ran at least one test, so a layer that was not collected or was
 skipped whole never passes CI unnoticed.
 
-    python scripts/check_layers.py <junit.xml> [--allow-skipped-layer dnf]
+    python scripts/check_layers.py <junit.xml>... [--allow-skipped-layer dnf]
 
 Prints one line per layer; exits 1 when a layer did not run.
 """
@@ -16,11 +16,12 @@ LAYERS = ("unit", "functional", "dnf", "browser", "integration")
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
-    parser.add_argument("junit")
+    parser.add_argument("junit", nargs="+")
     parser.add_argument("--allow-skipped-layer", action="append", default=[], choices=LAYERS)
     args = parser.parse_args(argv)
     counts = {layer: {"ran": 0, "skipped": 0} for layer in LAYERS}
-    for case in ET.parse(args.junit).getroot().iter("testcase"):
+    cases = [case for junit in args.junit for case in ET.parse(junit).getroot().iter("testcase")]
+    for case in cases:
         parts = (case.get("classname") or "").split(".")
         if len(parts) < 2 or parts[0] != "tests" or parts[1] not in counts:
             continue

@@ -2,9 +2,10 @@
 # The whole test suite under every supported Salt line: set up (.venv and
 # .venv-3006; dnf, createrepo-c and chromium when root), lint once, then pytest
 # (unit, functional, dnf, browser, integration) under Salt 3008 (.venv) and
-# Salt 3006.9 (.venv-3006), the two lines at the same time. Fails if the lint
-# or either line fails, if pytest collected no test (exit 5), or, for a full
-# run, if a layer ran no test.
+# Salt 3006.9 (.venv-3006): a full run starts four pytest processes at once
+# (each line's layers in two parts), a run with pytest arguments one line
+# after the other. Fails if the lint or either line fails, if pytest
+# collected no test (exit 5), or, for a full run, if a layer ran no test.
 #
 # Usage: test.sh [--salt 3006|3008|all] [--no-lint] [pytest arguments...]
 set -uo pipefail
@@ -41,48 +42,92 @@ fi
 
 mkdir -p .tmp
 
-# One Salt line's pytest run: its JUnit XML, its status in .tmp/status-<line>.
-# Each line has its own basetemp, salt-factories root and figures (see
-# tests/conftest.py), so the two lines can run at the same time.
-run_line() {
-  local line=$1 venv=.venv version junit start rc secs status allow
+# One pytest process of a Salt line: "$1" the line, "$2" the part ("" for
+# the whole line), then the test paths. Its JUnit XML is
+# .tmp/junit-salt-<line>[-<part>].xml, its exit status .tmp/rc-<line>[-<part>].
+# Each line, and each part of a line, has its own basetemp and salt-factories
+# root (tests/conftest.py: SO_TELEMETRY_TEST_PART), so they can run at once.
+run_part() {
+  local line=$1 part=$2 venv=.venv name
+  shift 2
+  [[ $line == 3006 ]] && venv=.venv-3006
+  name=$line${part:+-$part}
+  rm -f ".tmp/junit-salt-$name.xml" ".tmp/rc-$name"
+  # the two lines' Security Onion grids apart: 3006.9's runs last (tests/conftest.py)
+  SO_TELEMETRY_TEST_PART=$part SO_TELEMETRY_TEST_SO_LAST=$([[ $line == 3006 ]] && echo 1) \
+    "$venv/bin/python" -m pytest --junitxml=".tmp/junit-salt-$name.xml" "$@" \
+    "${pytest_args[@]}" </dev/null
+  echo $? > ".tmp/rc-$name"
+}
+
+# A line's verdict into .tmp/status-<line>: every part passed and, for a full
+# run, every layer ran (dnf may be skipped only when not root, where
+# bootstrap could not install dnf).
+line_status() {
+  local line=$1 secs=$2 venv=.venv version status=ok name rc where junits=() allow=()
+  shift 2
   [[ $line == 3006 ]] && venv=.venv-3006
   version=$("$venv/bin/python" -c 'import salt.version; print(salt.version.__version__)')
-  echo "=== so-telemetry: Salt $line line: salt $version ($venv) ==="
-  junit=.tmp/junit-salt-$line.xml
-  rm -f "$junit"
-  start=$(date +%s)
-  "$venv/bin/python" -m pytest --junitxml="$junit" "${pytest_args[@]}" </dev/null
-  rc=$?
-  secs=$(( $(date +%s) - start ))
-  status=ok
-  if [[ $rc == 5 ]]; then
-    status="FAILED (pytest collected no test)"
-  elif [[ $rc != 0 ]]; then
-    status="FAILED (pytest exit $rc)"
-  elif [[ ${#pytest_args[@]} == 0 ]]; then
-    # a full run: every layer must have run (dnf may be skipped only when not
-    # root, where bootstrap could not install dnf)
-    allow=(); [[ $(id -u) != 0 ]] && allow=(--allow-skipped-layer dnf)
-    "$venv/bin/python" scripts/check_layers.py "$junit" "${allow[@]}" || status="FAILED (a layer ran no test)"
+  for name in "$@"; do
+    rc=$(cat ".tmp/rc-$name" 2>/dev/null || echo none)
+    junits+=(".tmp/junit-salt-$name.xml")
+    where=${name#"$line"}; where=${where:+ in part ${where#-}}
+    if [[ $rc == 5 ]]; then
+      status="FAILED (pytest collected no test$where)"
+    elif [[ $rc != 0 ]]; then
+      status="FAILED (pytest exit $rc$where)"
+    fi
+  done
+  if [[ $status == ok && ${#pytest_args[@]} == 0 ]]; then
+    [[ $(id -u) != 0 ]] && allow=(--allow-skipped-layer dnf)
+    "$venv/bin/python" scripts/check_layers.py "${junits[@]}" "${allow[@]}" || status="FAILED (a layer ran no test)"
   fi
   echo "Salt $line line (salt $version): $status, pytest ${secs}s wall" > ".tmp/status-$line"
   echo "=== so-telemetry: Salt $line line: $status in ${secs}s ==="
 }
 
 for line in "${lines[@]}"; do rm -f ".tmp/status-$line"; done
-if [[ ${#lines[@]} == 2 ]]; then
-  # Both lines at once (each pytest mostly waits on one salt process at a
-  # time): 3006.9 in the background into its log, printed when it is done;
-  # 3008 on the terminal.
-  echo "=== so-telemetry: Salt 3006 line runs beside 3008; its output follows when both are done (.tmp/test-3006.log) ==="
-  run_line 3006 > .tmp/test-3006.log 2>&1 &
-  bg=$!
-  run_line 3008
-  wait "$bg"
-  cat .tmp/test-3006.log
+start=$(date +%s)
+if [[ ${#pytest_args[@]} == 0 ]]; then
+  # A full run: each line in two pytest processes, all at once: "daemons"
+  # (integration, browser, dnf: mostly waiting on salt daemons, Chromium and
+  # loopback servers) and "processes" (unit, functional: salt-call and CLI
+  # subprocesses). One
+  # runs on the terminal; the others into their logs, printed when all are
+  # done.
+  parts=()
+  for line in "${lines[@]}"; do parts+=("$line-daemons" "$line-processes"); done
+  live=${parts[-1]}
+  echo "=== so-telemetry: ${parts[*]} run at once; $live on the terminal, the others' output follows when all are done (.tmp/test-<part>.log) ==="
+  pids=()
+  for name in "${parts[@]}"; do
+    line=${name%%-*}
+    case ${name#*-} in
+      daemons) paths=(tests/integration tests/browser tests/dnf) ;;
+      processes) paths=(tests/unit tests/functional) ;;
+    esac
+    if [[ $name == "$live" ]]; then
+      run_part "$line" "${name#*-}" "${paths[@]}" &
+    else
+      run_part "$line" "${name#*-}" "${paths[@]}" > ".tmp/test-$name.log" 2>&1 &
+    fi
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  secs=$(( $(date +%s) - start ))
+  for name in "${parts[@]}"; do
+    [[ $name == "$live" ]] && continue
+    echo "=== so-telemetry: Salt ${name%%-*} line, ${name#*-} (.tmp/test-$name.log) ==="
+    cat ".tmp/test-$name.log"
+  done
+  for line in "${lines[@]}"; do line_status "$line" "$secs" "$line-daemons" "$line-processes"; done
 else
-  run_line "${lines[0]}"
+  for line in "${lines[@]}"; do
+    start=$(date +%s)
+    echo "=== so-telemetry: Salt $line line ==="
+    run_part "$line" ""
+    line_status "$line" $(( $(date +%s) - start )) "$line"
+  done
 fi
 for line in "${lines[@]}"; do
   result=$(cat ".tmp/status-$line" 2>/dev/null || echo "Salt $line line: FAILED (no result)")

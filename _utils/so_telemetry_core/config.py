@@ -57,9 +57,7 @@ def prefetch(ctx):
     if ctx.files.fetch is None or ctx.cache.get("telemetry.prefetched"):
         return
     ctx.cache["telemetry.prefetched"] = True
-    for comp in COMPONENTS:
-        ctx.files.prefetch(defaults_relpath(comp))
-    ctx.files.prefetch(ANNOTATIONS_FILE)
+    ctx.files.prefetch_all([*(defaults_relpath(comp) for comp in COMPONENTS), ANNOTATIONS_FILE])
     try:
         template = defaults(ctx, "soc")["analytics"]["template"]
     except (PillarError, KeyError, TypeError):

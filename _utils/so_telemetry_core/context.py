@@ -42,10 +42,15 @@ class FormulaFiles:
     i.e. ``cp.envs``: a Security Onion manager, where the formula is not in
     ``base``), else in the minion's saltenv (``base`` unless set); the other
     one only if the first has no such file (Salt logs an error for each file
-    it cannot find in an environment: a highstate must not)."""
+    it cannot find in an environment: a highstate must not).
 
-    def __init__(self, fetch=None, directory=None, cache=None, saltenv=None, envs=None):
+    ``fetch_many`` (``cp.cache_files``: local paths of several files through
+    one Salt file client) serves :meth:`prefetch_all`: outside a state run
+    every ``cp.get_file_str`` builds a new file client (about 0.05 s each)."""
+
+    def __init__(self, fetch=None, directory=None, cache=None, saltenv=None, envs=None, fetch_many=None):
         self.fetch = fetch
+        self.fetch_many = fetch_many
         self.directory = directory
         self.cache = {} if cache is None else cache
         self.envs = envs
@@ -92,6 +97,30 @@ class FormulaFiles:
         self.cache[relpath] = text
         return text
 
+    def prefetch_all(self, relpaths):
+        """Read every file of ``relpaths`` into the cache now, through one
+        file client where there is ``fetch_many``; a file that cannot be read
+        is left to raise when it is asked for."""
+        wanted = [rel for rel in relpaths if rel not in self.cache]
+        if wanted and self.fetch is not None and self.fetch_many is not None:
+            for env in self._order():
+                try:
+                    local = self.fetch_many([f"salt://{FORMULA}/{rel}" for rel in wanted], saltenv=env) or []
+                except Exception:  # noqa: BLE001  pylint: disable=broad-except
+                    local = []  # as _served: no file server, or no such saltenv
+                found = False
+                for rel, path in zip(wanted, local):
+                    if isinstance(path, str) and path and os.path.isfile(path):
+                        with open(path, encoding="utf-8") as fh:
+                            text = fh.read()
+                        if text:
+                            self.cache[rel], found = text, True
+                if found:
+                    self.saltenvs = [env]
+                    break
+        for rel in relpaths:
+            self.prefetch(rel)
+
     def prefetch(self, relpath):
         """Read ``relpath`` into the cache now if it can be read; a file
         that cannot is left to raise when it is asked for."""
@@ -130,7 +159,8 @@ class Context:
         ``__context__``)."""
         cache = context if context is not None else {}
         files = FormulaFiles(fetch=salt.get("cp.get_file_str"), cache=cache.setdefault("telemetry.files", {}),
-                             saltenv=opts.get("saltenv"), envs=salt.get("cp.envs"))
+                             saltenv=opts.get("saltenv"), envs=salt.get("cp.envs"),
+                             fetch_many=salt.get("cp.cache_files"))
         lister = salt.get("schedule.list")
 
         def saved():

@@ -69,10 +69,26 @@ class SecurityOnion:
         """``salt-run fun``."""
         return self.master.salt_run_cli(timeout=timeout).run(fun, *args)
 
+    def idle(self, timeout=180):
+        """Wait until no state run is under way on any minion. Salt starts
+        Security Onion's highstate_schedule about a second after a highstate
+        adds it; a highstate started beside it would see its half-done work."""
+        deadline = time.monotonic() + timeout
+        while True:
+            running = self.salt("*", "saltutil.running")
+            busy = {m: [j.get("fun") for j in jobs] for m, jobs in running.items()
+                    if any(str(j.get("fun", "")).startswith("state.") for j in jobs or [])}
+            if not busy:
+                return
+            assert time.monotonic() < deadline, f"state runs still under way after {timeout}s: {busy}"
+            time.sleep(1)
+
     def highstate(self, target="*"):
-        """``salt <target> state.highstate queue=True`` (Security Onion's
-        highstate_schedule starts one as soon as it is added: ours waits for
-        it): ``{minion: {state id: result}}``; every state must pass."""
+        """``salt <target> state.highstate queue=True`` once no state run is
+        under way (see ``idle``): ``{minion: {state id: result}}``; every
+        state must pass."""
+        self.idle()
+        owners = self.owners()
         data = self.salt(target, "state.highstate", queue=True)
         out = {}
         for minion, states in data.items():
@@ -80,18 +96,33 @@ class SecurityOnion:
             bad = {k: v.get("comment") for k, v in states.items() if v.get("result") is False}
             assert not bad, f"{minion}: failed states {bad}"
             out[minion] = {k.split("_|-")[1]: v for k, v in states.items()}
+        self.last_owners = owners  # what the files' owners were before this run, for a failure message
         return out
+
+    def owners(self):
+        """``{path: (uid, gid)}`` of every file the minions' states write."""
+        found = {}
+        for minion in self.minions:
+            for path in self.root(minion).rglob("*"):
+                with contextlib.suppress(FileNotFoundError):
+                    st = path.lstat()
+                    found[str(path.relative_to(self.base))] = (st.st_uid, st.st_gid)
+        return found
 
     def restart_master(self, timeout=120):
         """What `systemctl restart salt-master` does on the manager, then the
         file list cache cleared (right after a restart the master reuses a
-        list younger than about 20 s) and every minion answering again."""
+        list younger than about 20 s) and every minion answering again. A
+        minion notices the master's new session key only when a publish
+        reaches it (that publish is lost to it): each round publishes a ping
+        without waiting, then asks with a short timeout."""
         self.master.terminate()
         self.master.start()
         self.run("fileserver.clear_file_list_cache")
         deadline = time.monotonic() + timeout
         while True:
-            ret = self.master.salt_cli(timeout=30).run("test.ping", minion_tgt="*")
+            self.master.salt_cli(timeout=10).run("test.ping", "--async", minion_tgt="*")
+            ret = self.master.salt_cli(timeout=5).run("test.ping", minion_tgt="*")
             if isinstance(ret.data, dict) and set(ret.data) == set(self.minions):
                 return
             assert time.monotonic() < deadline, f"minions not back {timeout}s after the master restart"

@@ -58,6 +58,11 @@ def library_changes(states):
     return {sid: st["changes"] for sid, st in states.items() if sid.startswith("so-telemetry-") and st["changes"]}
 
 
+def owners_before(so):
+    """For a failure message: the owners the files had before the last highstate."""
+    return {p: o for p, o in so.last_owners.items() if "/opt/so/conf/soc" in p}
+
+
 def test_dry_run_shows_every_file_and_changes_nothing(security_onion):
     so = security_onion
     STATE["before"] = trees(so)
@@ -119,7 +124,7 @@ def test_every_highstate_runs_the_library_beside_security_onion(security_onion):
     # a second highstate: the library changes nothing and SOC is not restarted
     logged = len(docker_log(so.root(MANAGER)))
     states = so.highstate()
-    assert {m: library_changes(s) for m, s in states.items()} == {MANAGER: {}, SENSOR: {}}
+    assert {m: library_changes(s) for m, s in states.items()} == {MANAGER: {}, SENSOR: {}}, owners_before(so)
     assert recreations(so, logged) == []
     # the library asks for its files in its own environment: no error in the minions' logs
     for minion in (MANAGER, SENSOR):
@@ -186,7 +191,7 @@ def test_survives_soup(security_onion):
     assert annotations.is_file()
     # the same settings, no admin action: SOC Telemetry still off, SOC not restarted again
     assert so.path(MANAGER, ANALYTICS).read_text() == ""
-    assert recreations(so, logged) == []
+    assert recreations(so, logged) == [], owners_before(so)
     assert "so-telemetry-security_onion-telemetry-annotations_managed" in library_changes(states[MANAGER])
 
 
