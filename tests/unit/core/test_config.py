@@ -116,3 +116,31 @@ def test_a_highstate_render_reads_every_formula_file_its_states_need(grains, pil
     assert core.soc.soc_json(ctx)
     assert ctx.files.text(core.config.ANNOTATIONS_FILE)
     assert [url for url, up in asked if not up] == []
+
+
+def test_the_first_read_asks_for_every_file_through_one_client(opts, grains, pillar, tmp_path):
+    """Outside a state run each ``cp.get_file_str`` builds a new Salt file
+    client: the first need asks ``cp.cache_files`` for every file at once, in
+    the library's own saltenv where the master has it, in the minion's
+    saltenv when that one lacks them."""
+    formula = REPO / "salt" / "so_telemetry"
+    batches, single = [], []
+
+    def fetch_many(urls, saltenv="base"):
+        batches.append((saltenv, len(urls)))
+        if saltenv == core.context.FORMULA_ENV:
+            return [False] * len(urls)  # the master has the environment, not these files
+        return [str(formula / url.removeprefix("salt://so_telemetry/")) for url in urls]
+
+    def fetch(url, saltenv="base"):
+        single.append((url, saltenv))
+        return (formula / url.removeprefix("salt://so_telemetry/")).read_text()
+
+    files = core.context.FormulaFiles(fetch=fetch, fetch_many=fetch_many, envs=lambda: ["base", "so_telemetry"])
+    ctx = core.Context(opts=opts, grains=grains, pillar=pillar, files=files)
+    assert core.report.report(ctx)["soc"]["enabled"] is True
+    wanted = len(core.config.COMPONENTS) + 1  # each component's defaults and the annotations
+    assert batches == [(core.context.FORMULA_ENV, wanted), ("base", wanted)]
+    # one file is read on its own after the batch: the SOC loader template the defaults name
+    assert [url for url, _env in single] == ["salt://so_telemetry/soc/files/analytics.js.jinja"]
+    assert {env for _url, env in single} == {"base"}
