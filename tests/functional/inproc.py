@@ -44,6 +44,7 @@ import os
 import sys
 import warnings
 
+import pytest
 import salt.config
 import salt.minion
 import salt.utils.args
@@ -154,9 +155,18 @@ class InProcessSandbox(Sandbox):
         return ret
 
 
-def factory(tmp_path):
-    """``make(**kwargs)``: a new :class:`InProcessSandbox` under ``tmp_path``
-    for each call (as ``tests/conftest.py``'s ``make_sandbox``)."""
+@pytest.fixture(name="sandbox")
+def inprocess_sandbox(tmp_path):
+    """``sandbox`` for a module that imports it: an :class:`InProcessSandbox`
+    (the masterless manager of ``tests/conftest.py``, its Salt in the test
+    process)."""
+    return InProcessSandbox(tmp_path / "sandbox")
+
+
+@pytest.fixture(name="make_sandbox")
+def inprocess_sandboxes(tmp_path):
+    """``make_sandbox`` for a module that imports it: ``make(**kwargs)``, a
+    new :class:`InProcessSandbox` under ``tmp_path`` for each call."""
     count = [0]
 
     def make(**kwargs):

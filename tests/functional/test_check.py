@@ -17,7 +17,7 @@ import pytest
 import so_telemetry_core
 
 from tests.dnf.repo_server import RepoServer, closed_port, make_tls
-from tests.functional.inproc import factory
+from tests.functional.inproc import inprocess_sandboxes  # noqa: F401  (fixture: make_sandbox)
 
 # the distinctive sandbox identity the dnf tests use: none of it may reach a server
 from tests.dnf.test_dnf_repo import IDENTITY, IDENTITY_GRAINS, MINION_ID
@@ -26,13 +26,6 @@ FIELDS = {"soversion": "2.4.190", "features": ["fips", "luks"], "license_id": "A
 QUERY = {"version": "2.4.190", "os": "oracle9", "arch": "x86_64", "features": "fips,luks", "license": "ABC-123"}
 UA = f"so-telemetry/{so_telemetry_core.__version__}"
 WIRE_HEADERS = {"host", "user-agent", "accept", "accept-encoding"}
-
-
-@pytest.fixture
-def make_sandbox(tmp_path):
-    """Sandboxes whose own salt_call runs Salt in this process (the CLI
-    under test is always the real ``so-telemetry`` subprocess)."""
-    return factory(tmp_path)
 
 
 @pytest.fixture(scope="module")

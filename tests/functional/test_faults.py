@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from tests import hostile as H
 from tests.conftest import save_figures, SALT_CALL, state_results
-from tests.functional.inproc import InProcessSandbox
+from tests.functional.inproc import inprocess_sandbox  # noqa: F401  (fixture: sandbox)
 
 ANALYTICS = "/opt/so/conf/soc/analytics.js"
 SOC_JSON = "/opt/so/conf/soc/soc.json"
@@ -34,11 +34,6 @@ REPO_FILE = "/etc/yum.repos.d/securityonion.repo"
 FIGURES = collections.defaultdict(collections.Counter)
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
                              reason="needs root and unshare(1) for a private mount namespace")
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    return InProcessSandbox(tmp_path / "sandbox")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -12,7 +12,7 @@ import urllib.parse
 import pytest
 
 from tests.conftest import state_results
-from tests.functional.inproc import InProcessSandbox, factory
+from tests.functional.inproc import inprocess_sandbox, inprocess_sandboxes  # noqa: F401  (fixtures: sandbox, make_sandbox)
 
 REPO_FILE = "/etc/yum.repos.d/securityonion.repo"
 SID = "so-telemetry-repo-telemetry-repo_managed"
@@ -31,16 +31,6 @@ CASES = {
     "airgap-pillar": ({}, {"global": {"airgap": True}}, "airgap"),
     "node": ({"role": "so-sensor"}, {"global": {"manager": "manager.example.lan"}}, "node"),
 }
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    return InProcessSandbox(tmp_path / "sandbox")
-
-
-@pytest.fixture
-def make_sandbox(tmp_path):
-    return factory(tmp_path)
 
 
 def parse(text):

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from tests.conftest import state_results
-from tests.functional.inproc import InProcessSandbox, factory
+from tests.functional.inproc import inprocess_sandbox, inprocess_sandboxes  # noqa: F401  (fixtures: sandbox, make_sandbox)
 
 ANALYTICS = "/opt/so/conf/soc/analytics.js"
 SOC_JSON = "/opt/so/conf/soc/soc.json"
@@ -40,16 +40,6 @@ SO_SOC_JSON = {
         "srvKey": "abc=",
     },
 }
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    return InProcessSandbox(tmp_path / "sandbox")
-
-
-@pytest.fixture
-def make_sandbox(tmp_path):
-    return factory(tmp_path)
 
 
 @pytest.fixture

@@ -396,9 +396,14 @@ def grid_tmp():
     outside pytest's basetemp: another pytest run in this checkout wipes
     .tmp/pytest when it starts, which must not pull files from under live
     daemons."""
+    yield from fresh_dir("grid-")
+
+
+def fresh_dir(prefix):
+    """A new directory under ``<repo>/.tmp/integration``, removed after."""
     base = TMP / "integration"
     base.mkdir(parents=True, exist_ok=True)
-    path = pathlib.Path(tempfile.mkdtemp(prefix="grid-", dir=base))
+    path = pathlib.Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

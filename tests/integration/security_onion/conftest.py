@@ -15,14 +15,12 @@ reachable from these minions (the stand-in's own ``pkgrepo`` and
 
 import contextlib
 import pathlib
-import shutil
-import tempfile
 import time
 
 import pytest
 
-from tests.conftest import SALT_CALL, TMP
-from tests.integration.conftest import PKG_MODULES
+from tests.conftest import SALT_CALL
+from tests.integration.conftest import PKG_MODULES, fresh_dir
 from tests.security_onion import build
 
 MANAGER = "sotest_manager"
@@ -131,11 +129,7 @@ class SecurityOnion:
 
 @pytest.fixture(scope="package")
 def so_base():
-    base = TMP / "integration"
-    base.mkdir(parents=True, exist_ok=True)
-    path = pathlib.Path(tempfile.mkdtemp(prefix="security-onion-", dir=base))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    yield from fresh_dir("security-onion-")
 
 
 @pytest.fixture(scope="package")
