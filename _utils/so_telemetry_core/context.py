@@ -69,21 +69,35 @@ class FormulaFiles:
                 self.saltenvs = [FORMULA_ENV, *[e for e in self.saltenvs if e != FORMULA_ENV]]
         return list(self.saltenvs)
 
-    def _served(self, relpath):
+    def _served(self, relpaths, many=False):
+        """``{relpath: text}`` from the file server: from the first
+        environment that serves any of them, which is then the only one asked
+        (the formula's environment). ``many``: through ``fetch_many``."""
         for env in self._order():
             try:
-                text = self.fetch(f"salt://{FORMULA}/{relpath}", saltenv=env)
+                texts = self._fetched_many(relpaths, env) if many else {
+                    rel: self.fetch(f"salt://{FORMULA}/{rel}", saltenv=env) for rel in relpaths}
             except Exception:  # noqa: BLE001  pylint: disable=broad-except
-                text = None  # no file server (masterless without roots, a broken one, no such saltenv)
-            if text:
-                self.saltenvs = [env]  # the formula's environment: ask only it from now on
-                return text
-        return None
+                texts = {}  # no file server (masterless without roots, a broken one, no such saltenv)
+            texts = {rel: text for rel, text in texts.items() if text}
+            if texts:
+                self.saltenvs = [env]
+                return texts
+        return {}
+
+    def _fetched_many(self, relpaths, env):
+        local = self.fetch_many([f"salt://{FORMULA}/{rel}" for rel in relpaths], saltenv=env) or []
+        texts = {}
+        for rel, path in zip(relpaths, local):
+            if isinstance(path, str) and path and os.path.isfile(path):
+                with open(path, encoding="utf-8") as fh:
+                    texts[rel] = fh.read()
+        return texts
 
     def text(self, relpath):
         if relpath in self.cache:
             return self.cache[relpath]
-        text = self._served(relpath) if self.fetch is not None else None
+        text = self._served([relpath]).get(relpath) if self.fetch is not None else None
         if not text:
             directory = self.directory or formula_dir()
             path = os.path.join(directory, *relpath.split("/")) if directory else None
@@ -103,21 +117,7 @@ class FormulaFiles:
         is left to raise when it is asked for."""
         wanted = [rel for rel in relpaths if rel not in self.cache]
         if wanted and self.fetch is not None and self.fetch_many is not None:
-            for env in self._order():
-                try:
-                    local = self.fetch_many([f"salt://{FORMULA}/{rel}" for rel in wanted], saltenv=env) or []
-                except Exception:  # noqa: BLE001  pylint: disable=broad-except
-                    local = []  # as _served: no file server, or no such saltenv
-                found = False
-                for rel, path in zip(wanted, local):
-                    if isinstance(path, str) and path and os.path.isfile(path):
-                        with open(path, encoding="utf-8") as fh:
-                            text = fh.read()
-                        if text:
-                            self.cache[rel], found = text, True
-                if found:
-                    self.saltenvs = [env]
-                    break
+            self.cache.update(self._served(wanted, many=True))
         for rel in relpaths:
             self.prefetch(rel)
 
