@@ -101,15 +101,38 @@ def save_figures(name, title, figures):
 @pytest.fixture(scope="session")
 def salt_factories_config():
     """salt-factories' root_dir under the repo's ignored .tmp/, one per Salt
-    line (and part, see PART): the daemon scripts salt-factories writes there name the virtualenv
-    that wrote them, so a shared root would start the other line's
-    salt-master and salt-minions (whose replies the client then cannot
-    read: "bad load")."""
+    line (and part, see PART): the daemon scripts salt-factories writes there
+    name the virtualenv that wrote them, so a shared root would start the
+    other line's salt-master and salt-minions (whose replies the client then
+    cannot read: "bad load").
+
+    Emptied at the start of a run: salt-factories gives a daemon whose
+    directory an earlier run left a new one (``<id>_1``, ``<id>_2``, ...), so
+    leftovers would grow the directory and the socket paths in it. Short, as
+    a socket path must be (see SOCKET_ROOT_MAX)."""
     import salt.version  # pylint: disable=import-outside-toplevel
 
-    root = TMP / f"salt-factories-{salt.version.__saltstack_version__.major}{'-' + PART if PART else ''}"
-    root.mkdir(parents=True, exist_ok=True)
-    return {"root_dir": str(root)}
+    root = TMP / f"sf-{salt.version.__saltstack_version__.major}{'-' + PART[0] if PART else ''}"
+    if len(str(root)) <= SOCKET_ROOT_MAX:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        yield {"root_dir": str(root)}
+        return
+    # a clone deep enough that a daemon's socket would not fit: a short
+    # directory of this run's own under the system's temp directory instead
+    import tempfile  # pylint: disable=import-outside-toplevel
+
+    root = tempfile.mkdtemp(prefix="sotel-sf-")
+    yield {"root_dir": root}
+    shutil.rmtree(root, ignore_errors=True)
+
+
+# A daemon binds its Unix sockets under <root>/<id>[_N]/run/<role>/, and a
+# socket path is at most 107 bytes (sun_path): the longest is a minion's
+# "minion_event_<10 hex>_pull.ipc" (44 bytes with "/run/minion/"), after the
+# longest daemon id the tests use ("so-telemetry-master", 19) plus the "_NN"
+# salt-factories adds to a directory an earlier run left, and a "/".
+SOCKET_ROOT_MAX = 107 - len("/run/minion/minion_event_0123456789_pull.ipc") - len("/so-telemetry-master_NN")
 
 
 def _ext_root():
