@@ -98,6 +98,14 @@ def save_figures(name, title, figures):
     print(f"\n{title}:", json.dumps(figures, sort_keys=True))
 
 
+# A daemon binds its Unix sockets under <root>/<id>[_N]/run/<role>/, and a
+# socket path is at most 107 bytes (sun_path): the longest is a minion's
+# "minion_event_<10 hex>_pull.ipc" (44 bytes with "/run/minion/"), after the
+# longest daemon id the tests use ("so-telemetry-master", 19) plus the "_NN"
+# salt-factories adds to a directory an earlier run left, and a "/".
+SOCKET_ROOT_MAX = 107 - len("/run/minion/minion_event_0123456789_pull.ipc") - len("/so-telemetry-master_NN")
+
+
 @pytest.fixture(scope="session")
 def salt_factories_config():
     """salt-factories' root_dir under the repo's ignored .tmp/, one per Salt
@@ -125,14 +133,6 @@ def salt_factories_config():
     root = tempfile.mkdtemp(prefix="sotel-sf-")
     yield {"root_dir": root}
     shutil.rmtree(root, ignore_errors=True)
-
-
-# A daemon binds its Unix sockets under <root>/<id>[_N]/run/<role>/, and a
-# socket path is at most 107 bytes (sun_path): the longest is a minion's
-# "minion_event_<10 hex>_pull.ipc" (44 bytes with "/run/minion/"), after the
-# longest daemon id the tests use ("so-telemetry-master", 19) plus the "_NN"
-# salt-factories adds to a directory an earlier run left, and a "/".
-SOCKET_ROOT_MAX = 107 - len("/run/minion/minion_event_0123456789_pull.ipc") - len("/so-telemetry-master_NN")
 
 
 def _ext_root():
